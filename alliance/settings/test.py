@@ -1,0 +1,22 @@
+"""Tests: fast hashers, in-memory SMS and email. DATABASE_URL picks PostgreSQL (CI) or SQLite."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, database_from_env
+
+DEBUG = False
+SECRET_KEY = "test-secret-key"  # noqa: S105
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ALLIANCE_SMS_BACKEND = "accounts.sms.MemoryBackend"
+ALLIANCE_STAFF_OTP_REQUIRED = False
+
+DATABASES = {"default": database_from_env(BASE_DIR / "var" / "test.sqlite3")}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Tasks go to a real broker and worker in the tests that need one (marked ``worker``); the
+# worker is started by tests/conftest.py on its own queue.
+CELERY_TASK_ALWAYS_EAGER = False
+LOGGING = {"version": 1, "disable_existing_loggers": False}
