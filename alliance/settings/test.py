@@ -1,7 +1,7 @@
 """Tests: fast hashers, in-memory SMS and email. DATABASE_URL picks PostgreSQL (CI) or SQLite."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, database_from_env
+from .base import BASE_DIR, INSTALLED_APPS, database_from_env
 
 DEBUG = False
 SECRET_KEY = "test-secret-key"  # noqa: S105
@@ -20,3 +20,6 @@ STORAGES = {
 # worker is started by tests/conftest.py on its own queue.
 CELERY_TASK_ALWAYS_EAGER = False
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# A concrete gridded model for the re-gridding tests.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.gridplaces"]

@@ -1,0 +1,178 @@
+"""Shared fixtures: users of every role (made through our services), a browser, a real worker."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+from django.db import connection
+
+from tests.factories import BranchFactory, UserFactory  # noqa: F401  (re-exported for tests)
+
+
+@pytest.fixture
+def branch(db):
+    return BranchFactory(code="HZ001", name="West Lake", lat=30.2590, lng=120.1640)
+
+
+@pytest.fixture
+def other_branch(db):
+    return BranchFactory(code="HZ002", name="Qianjiang", lat=30.2450, lng=120.2100)
+
+
+@pytest.fixture
+def customer(db):
+    return UserFactory(role="customer")
+
+
+@pytest.fixture
+def head_office(db):
+    return UserFactory(role="head_office", username="ho-admin")
+
+
+@pytest.fixture
+def officer(db, branch):
+    return UserFactory(role="branch_officer", username="officer-a", branch=branch)
+
+
+@pytest.fixture
+def other_officer(db, other_branch):
+    return UserFactory(role="branch_officer", username="officer-b", branch=other_branch)
+
+
+@pytest.fixture
+def manager(db, branch):
+    return UserFactory(role="branch_manager", username="manager-a", branch=branch)
+
+
+@pytest.fixture
+def merchant_owner(db):
+    return UserFactory(role="merchant_owner", password="Counter-2026!")
+
+
+# --- Browser ---------------------------------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright (never a downloaded browser build)."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM is used beside it.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def phone_page(browser, live_server):
+    """A page on a phone-sized viewport (iPhone 12-ish), Chinese UI."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        base_url=live_server.url,
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def desk_page(browser, live_server):
+    """A page on a bank PC."""
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="zh-CN", base_url=live_server.url
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+# --- Celery worker -----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real ``celery worker`` process on the test database and its own queue.
+
+    Tests that use it must commit their data (``transactional_db``) so the worker sees it.
+    Without a reachable broker the tests are skipped locally and fail in CI.
+    """
+    from django.conf import settings
+
+    from alliance.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001 - any broker failure means "no worker here"
+        if os.environ.get("CI"):
+            pytest.fail(f"Celery broker {settings.CELERY_BROKER_URL} is not reachable: {exc}")
+        pytest.skip(f"Celery broker not reachable: {exc}")
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "alliance.settings.test"
+    if db["ENGINE"].endswith("postgresql"):
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    else:
+        if db["NAME"] == ":memory:" or "mode=memory" in str(db["NAME"]):
+            pytest.skip("the worker cannot share an in-memory SQLite database; use PostgreSQL")
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    log_path = os.path.join(tempfile.gettempdir(), f"celery-{queue}.log")
+    log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "alliance", "worker", "-Q", queue,
+         "--pool", "solo", "--loglevel", "INFO", "--without-heartbeat",
+         "--without-gossip", "--without-mingle"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(log_path) as f:
+            if "ready." in f.read():
+                break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        with open(log_path) as f:
+            pytest.fail("celery worker did not start:\n" + f.read()[-3000:])
+    app.conf.task_default_queue = queue
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

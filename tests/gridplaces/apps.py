@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GridPlacesConfig(AppConfig):
+    name = "tests.gridplaces"
+    label = "gridplaces"
