@@ -158,8 +158,9 @@ class PlannedMove:
     model: str  # "app_label.ModelName"
     pk: int
     label: str
-    from_branch_id: int | None
-    to_branch_id: int | None
+    from_branch_id: int | None  # None: the head-office pool
+    to_branch_id: int | None  # None: the pool, or the branch being opened if ``to_new_branch``
+    to_new_branch: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,18 +194,20 @@ def regrid_plan(*, draft: BranchDraft) -> list[PlannedMove]:
             if b.pk != draft.pk:
                 others[b.pk] = b
 
-    def owner(plat: float, plng: float) -> int | None:
-        best: tuple[float, float, int | None] | None = None
+    def owner(plat: float, plng: float) -> tuple[int | None, bool]:
+        """(branch id or None for the pool, whether it is the draft branch)."""
+        best: tuple[float, float] | None = None
+        found: tuple[int | None, bool] = (None, False)
         for b in others.values():
             d = geo.distance_m(plat, plng, b.lat, b.lng)
-            if d <= radius and (best is None or (d, b.pk) < best[:2]):
-                best = (d, b.pk, b.pk)
+            if d <= radius and (best is None or (d, b.pk) < best):
+                best, found = (d, b.pk), (b.pk, False)
         if draft.is_active:
             d = geo.distance_m(plat, plng, draft.lat, draft.lng)
             rank = draft.pk if draft.pk is not None else math.inf
-            if d <= radius and (best is None or (d, rank) < best[:2]):
-                best = (d, rank, draft.pk)
-        return None if best is None else best[2]
+            if d <= radius and (best is None or (d, rank) < best):
+                best, found = (d, rank), (draft.pk, True)
+        return found
 
     moves: list[PlannedMove] = []
     for model in gridded_models():
@@ -212,8 +215,8 @@ def regrid_plan(*, draft: BranchDraft) -> list[PlannedMove]:
         if draft.pk:
             places.update((p.pk, p) for p in model.objects.filter(branch_id=draft.pk))
         for place in sorted(places.values(), key=lambda p: p.pk):
-            target = owner(place.lat, place.lng)
-            if target != place.branch_id:
+            target, is_draft = owner(place.lat, place.lng)
+            if target != place.branch_id or (is_draft and draft.pk is None):
                 moves.append(
                     PlannedMove(
                         model=model._meta.label,
@@ -221,6 +224,7 @@ def regrid_plan(*, draft: BranchDraft) -> list[PlannedMove]:
                         label=str(place),
                         from_branch_id=place.branch_id,
                         to_branch_id=target,
+                        to_new_branch=is_draft and draft.pk is None,
                     )
                 )
     return moves

@@ -133,7 +133,7 @@ def sqlite_database(path: Path | str) -> dict:
     }
 
 
-DATABASES = {"default": database_from_env(BASE_DIR / "var" / "alliance.sqlite3")}
+DATABASES = {"default": database_from_env(Path(env("SQLITE_PATH", str(BASE_DIR / "var" / "alliance.sqlite3"))))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts ---------------------------------------------------------------------------------

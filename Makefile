@@ -1,0 +1,47 @@
+# Merchant Alliance: `make run` (the demo on SQLite) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test demo-data migrate bench-grid messages check-deploy clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.base: requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev: requirements/dev.txt requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@ $(VENV)/.base
+
+## The whole product on the embedded SQLite database, with demo data; prints one login per role.
+run: $(VENV)/.base
+	DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py demo_data
+	DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## The whole test suite. DATABASE_URL chooses the database (without it: SQLite).
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench-grid: $(VENV)/.dev
+	$(BIN)/python bench/grid_bench.py
+
+## Regenerate translations (needs GNU gettext); the compiled .mo files are committed.
+messages: $(VENV)/.base
+	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=var --ignore=bench
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+check-deploy: $(VENV)/.base
+	DJANGO_SECRET_KEY=check-deploy-$$(date +%s)-a-long-random-enough-secret-value-for-the-check \
+	DJANGO_ALLOWED_HOSTS=alliance.example.com DATABASE_URL=postgres://postgres@127.0.0.1:5432/alliance \
+	DJANGO_CELERY_BROKER_URL=redis://127.0.0.1:6379/0 DJANGO_SMS_BACKEND=accounts.sms.ConsoleBackend \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING --settings=alliance.settings.production
+
+clean:
+	rm -rf $(VENV) var
