@@ -19,6 +19,9 @@ STORAGES = {
 # Tasks go to a real broker and worker in the tests that need one (marked ``worker``); the
 # worker is started by tests/conftest.py on its own queue.
 CELERY_TASK_ALWAYS_EAGER = False
+# Static files straight from the finders (no collectstatic in tests; the live server serves them).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # A concrete gridded model for the re-gridding tests.

@@ -1,0 +1,39 @@
+"""The API's common ground: the error format, the schema and docs pages, the health check."""
+
+import pytest
+from django.urls import reverse
+
+
+def test_unauthenticated_api_call_gets_the_common_error_body(client):
+    response = client.get("/api/auth/me/")
+    assert response.status_code in (401, 403)
+    body = response.json()
+    assert set(body) == {"code", "message", "extra"}
+    assert body["code"] == "not_authenticated"
+
+
+def test_unknown_api_path_is_404_not_500(client):
+    assert client.get("/api/no-such-thing/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_openapi_schema_and_docs(client, customer):
+    client.force_login(customer)
+    schema = client.get(reverse("api:schema"), HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert "/api/auth/sms-code/" in paths
+    assert "/api/grid/owner/" in paths
+    docs = client.get(reverse("api:docs"))
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
+    # served by the app from the sidecar package, never from a public CDN
+    assert b"drf_spectacular_sidecar" in docs.content
+    assert b"cdn." not in docs.content and b"unpkg" not in docs.content
+
+
+@pytest.mark.django_db
+def test_health(client):
+    response = client.get(reverse("api:health"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
