@@ -9,6 +9,10 @@ from .phones import mask_phone
 from .roles import BRANCH_ROLES, Role
 
 
+# In declaration order: a set's order changes between runs and would make new migrations.
+_BRANCH_ROLES = sorted(BRANCH_ROLES, key=list(Role).index)
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -64,8 +68,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             # Branch staff always have their branch; nobody else has one.
             models.CheckConstraint(
-                condition=(Q(role__in=list(BRANCH_ROLES)) & Q(branch__isnull=False))
-                | (~Q(role__in=list(BRANCH_ROLES)) & Q(branch__isnull=True)),
+                condition=(Q(role__in=_BRANCH_ROLES) & Q(branch__isnull=False))
+                | (~Q(role__in=_BRANCH_ROLES) & Q(branch__isnull=True)),
                 name="user_branch_iff_branch_role",
             ),
         ]
@@ -76,3 +80,50 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def masked_phone(self) -> str:
         return mask_phone(self.phone)
+
+
+class SmsCode(models.Model):
+    """A one-time sign-in code sent by SMS. Only a keyed hash of the code is stored.
+
+    Rows also serve as the record the SMS rate limits count (per phone, per client address).
+    """
+
+    phone = models.CharField(_("mobile number"), max_length=16)
+    code_hash = models.CharField(max_length=64)
+    client_ip = models.GenericIPAddressField(_("requested from"))
+    created_at = models.DateTimeField(_("sent"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    tries = models.PositiveSmallIntegerField(_("tries"), default=0)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SMS code")
+        verbose_name_plural = _("SMS codes")
+        indexes = [
+            models.Index(fields=["phone", "created_at"], name="smscode_phone_created"),
+            models.Index(fields=["client_ip", "created_at"], name="smscode_ip_created"),
+            models.Index(fields=["created_at"], name="smscode_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")),
+                name="smscode_expires_after_sent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{mask_phone(self.phone)} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SmsRequestLock(models.Model):
+    """One row per phone number and per client address that asked for a code.
+
+    A code request updates its two rows before counting: the row locks queue concurrent
+    requests for the same phone or address, so two of them cannot both pass a rate limit.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    touched_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.key

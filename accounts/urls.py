@@ -1,7 +1,11 @@
-from django.contrib.auth.views import LogoutView
 from django.urls import path
+
+from . import views
 
 app_name = "accounts"
 urlpatterns = [
-    path("logout/", LogoutView.as_view(), name="logout"),
+    path("login/", views.login_view, name="login"),
+    path("merchant/login/", views.merchant_login, name="merchant_login"),
+    path("staff/login/", views.staff_login, name="staff_login"),
+    path("logout/", views.logout_view, name="logout"),
 ]
