@@ -11,19 +11,22 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.urls import reverse
 from rest_framework.permissions import BasePermission
 
 from . import roles
 
 
-def role_required(*checks: Callable) -> Callable:
+def role_required(*checks: Callable, login_url: str | None = None) -> Callable:
     """Decorate an HTML view: anonymous users go to sign in, the wrong role gets 403."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                return redirect_to_login(
+                    request.get_full_path(), reverse(login_url) if login_url else None
+                )
             if not any(check(request.user) for check in checks):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
@@ -35,11 +38,11 @@ def role_required(*checks: Callable) -> Callable:
 
 def staff_console(view):
     """Branch staff and head office only."""
-    return role_required(roles.is_bank_staff)(view)
+    return role_required(roles.is_bank_staff, login_url="accounts:staff_login")(view)
 
 
 def head_office_only(view):
-    return role_required(roles.is_head_office)(view)
+    return role_required(roles.is_head_office, login_url="accounts:staff_login")(view)
 
 
 class HasRole(BasePermission):

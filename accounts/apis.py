@@ -13,15 +13,11 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alliance.errors import ErrorSerializer
+
 from . import services
 from .phones import mask_phone
 from .views import client_ip
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    extra = serializers.DictField()
 
 
 class UserSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
@@ -48,13 +48,24 @@ class Throttled(ApplicationError):
     status = status.HTTP_429_TOO_MANY_REQUESTS
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The error body, for the OpenAPI schema of every endpoint."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
 def _body(code: str, message, extra: dict | None = None) -> dict:
     return {"code": code, "message": str(message), "extra": extra or {}}
 
 
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response(_body(exc.code, exc.message, exc.extra), status=exc.status)
+        response = Response(_body(exc.code, exc.message, exc.extra), status=exc.status)
+        if "retry_after" in exc.extra:
+            response["Retry-After"] = str(int(exc.extra["retry_after"]))
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
@@ -18,5 +19,10 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("console/", include("branches.urls")),
     path("api/", include((api_patterns, "api"))),
+    # Django admin's own login would skip TOTP and the lock-out: staff sign in in one place.
+    path(
+        "admin/login/",
+        RedirectView.as_view(pattern_name="accounts:staff_login", query_string=True),
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -37,3 +37,27 @@ def test_health(client):
     response = client.get(reverse("api:health"))
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_rate_limited_answers_carry_retry_after(client):
+    first = client.post("/api/auth/sms-code/", {"phone": "13812345678"}, content_type="application/json")
+    assert first.status_code == 202
+    second = client.post("/api/auth/sms-code/", {"phone": "13812345678"}, content_type="application/json")
+    assert second.status_code == 429
+    assert second.json()["code"] == "sms_rate_limited_phone"
+    assert int(second["Retry-After"]) == second.json()["extra"]["retry_after"] > 0
+
+
+@pytest.mark.django_db
+def test_admin_login_goes_through_the_staff_sign_in(client):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:staff_login") + "?next=/admin/"
+
+
+@pytest.mark.django_db
+def test_signed_out_staff_pages_send_to_the_staff_sign_in(client):
+    response = client.get(reverse("branches:map"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:staff_login"))
