@@ -34,7 +34,7 @@ bench-grid: $(VENV)/.dev
 
 ## Regenerate translations (needs GNU gettext); the compiled .mo files are committed.
 messages: $(VENV)/.base
-	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=var --ignore=bench
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var --ignore=bench
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 check-deploy: $(VENV)/.base

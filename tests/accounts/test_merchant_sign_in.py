@@ -31,8 +31,9 @@ def test_an_unsafe_next_goes_home(client, merchant_owner):
 
 
 def test_unknown_number_and_wrong_password_get_the_same_answer(client, merchant_owner):
-    wrong = post(client, merchant_owner.phone, "not-it", HTTP_ACCEPT_LANGUAGE="en")
-    unknown = post(client, "13700000000", MERCHANT_PASSWORD, HTTP_ACCEPT_LANGUAGE="en")
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    wrong = client.post(URL, {"phone": merchant_owner.phone, "password": "not-it"}, **english)
+    unknown = client.post(URL, {"phone": "13700000000", "password": MERCHANT_PASSWORD}, **english)
 
     assert form_error_codes(wrong) == form_error_codes(unknown) == ["login_failed"]
     with translation.override("en"):
