@@ -13,8 +13,8 @@ contiguous range of ids (same mode, resolution and leading digits; the trailing 
 "points in this coarse cell" is ``h3_cell BETWEEN lo AND hi`` on the index, at any resolution,
 without storing a column per resolution. A radius query covers the circle with cells at
 ``query_res``, splits them into cells wholly inside (no distance check needed), cells on the rim
-(exact distance decides) and cells outside (dropped), compacts the inside ones and merges
-adjacent ranges.
+(exact distance decides) and cells outside (dropped), and merges adjacent ranges. (It classifies
+coarser cells first and splits only those on the rim, so inside cells come already compacted.)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ LEAF_RES = 15
 # Bit layout of an H3 index: resolution in bits 52-55, then 15 three-bit digits (res 1 first).
 _RES_SHIFT = 52
 _RES_MASK = 0xF << _RES_SHIFT
+_TOP_DIGIT_SHIFT = 3 * (LEAF_RES - 1)  # the resolution-1 digit
 # Cells vary little in size over a few kilometres; this margin on the local circumradius keeps
 # the inside/outside classification conservative.
 _CIRCUMRADIUS_MARGIN = 1.15
@@ -77,12 +78,27 @@ def leaf_range(cell: int) -> tuple[int, int]:
     return lo, hi
 
 
+# Average edge length in metres of the cells of each resolution.
+_EDGE_M = tuple(h3.average_hexagon_edge_length(res, "m") for res in range(LEAF_RES + 1))
+
+
 def query_res(radius_m: float) -> int:
     """A covering resolution whose cells are about a twelfth of the radius across."""
+    return _res_with_edge_at_most(radius_m / 12)
+
+
+def _res_with_edge_at_most(edge_m: float) -> int:
     for res in range(0, LEAF_RES + 1):
-        if h3.average_hexagon_edge_length(res, "m") <= radius_m / 12:
+        if _EDGE_M[res] <= edge_m:
             return res
     return LEAF_RES
+
+
+def _res_with_edge_at_least(edge_m: float) -> int:
+    for res in range(LEAF_RES, -1, -1):
+        if _EDGE_M[res] >= edge_m:
+            return res
+    return 0
 
 
 def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -128,24 +144,80 @@ def cover_circle(lat: float, lng: float, radius_m: float) -> Covering:
     Every point within the radius lies in a range of ``inside`` or ``rim``; every point in
     ``inside`` lies within the radius.
     """
-    res = query_res(radius_m)
-    origin = h3.latlng_to_cell(lat, lng, res)
+    return cover_circle_at(lat, lng, radius_m, query_res(radius_m))
+
+
+# How many resolutions above the covering's the classification starts. Only the cells on the
+# rim are split into their children, so the work grows with the circumference (in cells), not
+# with the area as a flat disk of fine cells would.
+_DESCENT_LEVELS = 2
+
+
+def cover_circle_at(lat: float, lng: float, radius_m: float, res: int) -> Covering:
+    """``cover_circle`` with rim cells of resolution ``res`` (coarser: fewer ranges, more rows
+    on the rim to check; finer: the opposite).
+
+    A cell is inside when its centre is within ``radius - reach``, on the rim when within
+    ``radius + reach``, where ``reach`` bounds how far any leaf descendant of a cell of that
+    resolution lies from the cell's centre. Classification starts a few resolutions coarser
+    and splits only the rim cells, level by level, down to ``res``; an inside cell of any
+    level is one range of leaf ids.
+    """
+    phi0 = math.radians(lat)
+    cos_phi0 = math.cos(phi0)
+    lmb0 = math.radians(lng)
+    to_rad = math.pi / 180
+    sin, cos = math.sin, math.cos
+    cell_to_latlng = h3.cell_to_latlng
+    # Compare haversine terms instead of distances: d <= D  <=>  a <= sin^2(D / 2R).
+    max_d = math.pi * EARTH_RADIUS_M
+
+    def hav(d: float) -> float:
+        return math.sin(min(d, max_d) / (2 * EARTH_RADIUS_M)) ** 2 if d >= 0 else -1.0
+
+    level = max(0, res - _DESCENT_LEVELS)
+    origin = h3.latlng_to_cell(lat, lng, level)
     reach = _circumradius_m(origin) * _CIRCUMRADIUS_MARGIN
     k = math.ceil((radius_m + reach) / _ring_step_m(origin)) + 1
-    inside: list[int] = []
-    rim: list[int] = []
-    for cell in h3.grid_disk(origin, k):
-        clat, clng = h3.cell_to_latlng(cell)
-        d = distance_m(lat, lng, clat, clng)
-        if d + reach <= radius_m:
-            inside.append(cell)
-        elif d - reach <= radius_m:
-            rim.append(cell)
-    inside_ranges = [leaf_range(c) for c in h3.compact_cells(inside)] if inside else []
-    return Covering(
-        inside=merge_ranges(inside_ranges),
-        rim=merge_ranges([leaf_range(c) for c in rim]),
-    )
+    cells = h3.grid_disk(origin, k)
+    inside: list[tuple[int, int]] = []
+    rim: list[tuple[int, int]] = []
+    while True:
+        a_in, a_out = hav(radius_m - reach), hav(radius_m + reach)
+        undecided = []
+        for cell in cells:
+            clat, clng = cell_to_latlng(cell)
+            s1 = sin((clat * to_rad - phi0) / 2)
+            s2 = sin((clng * to_rad - lmb0) / 2)
+            a = s1 * s1 + cos_phi0 * cos(clat * to_rad) * s2 * s2
+            if a <= a_in:
+                inside.append(_leaf_range_at(cell, level))
+            elif a <= a_out:
+                undecided.append(cell)
+        if level == res or not undecided:
+            rim.extend(_leaf_range_at(cell, level) for cell in undecided)
+            break
+        level += 1
+        cells = [child for cell in undecided for child in h3.cell_to_children(cell, level)]
+        reach = _circumradius_m(h3.latlng_to_cell(lat, lng, level)) * _CIRCUMRADIUS_MARGIN
+    return Covering(inside=merge_ranges(inside), rim=merge_ranges(rim))
+
+
+def _leaf_range_at(cell: int, res: int) -> tuple[int, int]:
+    """``leaf_range`` for a cell whose resolution is known, its upper end raised over the ids
+    no cell can have, so that ranges of siblings merge as their parent's would.
+
+    A last digit 6 is followed by digit 7, which no valid cell uses: the range may take it in
+    (and so on upwards while the digits are 6), reaching the next sibling's lower bound.
+    """
+    free_bits = 3 * (LEAF_RES - res)
+    hi = (cell & ~_RES_MASK) | (LEAF_RES << _RES_SHIFT) | ((1 << free_bits) - 1)
+    lo = hi & ~((1 << free_bits) - 1)
+    shift = free_bits
+    while shift <= _TOP_DIGIT_SHIFT and (hi >> shift) & 7 == 6:
+        hi |= 7 << shift
+        shift += 3
+    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -155,11 +227,16 @@ class Ring:
 
     ranges: list[tuple[int, int]]
     clear_m: float
+    area_m2: float = 0.0  # about how much ground the cells cover
 
 
 def disk_around(lat: float, lng: float, radius_m: float, k: int) -> Ring:
     """The k-disk of cells (at the radius's query resolution) around the point."""
-    res = query_res(radius_m)
+    return disk_at(lat, lng, query_res(radius_m), k)
+
+
+def disk_at(lat: float, lng: float, res: int, k: int) -> Ring:
+    """The k-disk of cells of resolution ``res`` around the point."""
     origin = h3.latlng_to_cell(lat, lng, res)
     reach = _circumradius_m(origin) * _CIRCUMRADIUS_MARGIN
     # Anything outside the k-disk lies in ring k+1 or beyond; the segment to it crosses ring k+1,
@@ -168,4 +245,49 @@ def disk_around(lat: float, lng: float, radius_m: float, k: int) -> Ring:
     # (set difference rather than grid_ring, which refuses to run near a pentagon)
     next_ring = set(h3.grid_disk(origin, k + 1)).difference(cells)
     clear = min(distance_m(lat, lng, *h3.cell_to_latlng(cell)) - reach for cell in next_ring)
-    return Ring(ranges=merge_ranges([leaf_range(c) for c in cells]), clear_m=max(0.0, clear))
+    return Ring(
+        ranges=merge_ranges([_leaf_range_at(c, res) for c in cells]),
+        clear_m=max(0.0, clear),
+        area_m2=len(cells) * h3.cell_area(origin, "m^2"),
+    )
+
+
+# A k-disk around a point is clear (see ``Ring``) to about this many edge lengths of its cells
+# (rings are 1.5 edges apart; less the point's offset in its cell and the reach).
+_CLEAR_EDGES = {2: 2.6, 3: 4.1, 4: 5.6}
+
+
+def disk_clearing(lat: float, lng: float, clear_m: float) -> Ring:
+    """A small disk of cells around the point clear to at least ``clear_m``: of two to four
+    rings, the one of least area that should make it, widened ring by ring if the point sits
+    badly in its cell. (Its ``clear_m`` falls short only past twelve rings, which no sane call
+    needs.)"""
+    res, k = _disk_shape(clear_m)
+    while True:
+        ring = disk_at(lat, lng, res, k)
+        if ring.clear_m >= clear_m or k >= 12:
+            return ring
+        k += 1
+
+
+def _disk_shape(clear_m: float) -> tuple[int, int]:
+    """(resolution, rings) of the disk of least area that should be clear to ``clear_m``."""
+
+    def area(shape):
+        res, k = shape
+        return (1 + 3 * k * (k + 1)) * _EDGE_M[res] ** 2
+
+    return min(
+        ((_res_with_edge_at_least(clear_m / edges), k) for k, edges in _CLEAR_EDGES.items()),
+        key=area,
+    )
+
+
+def cells_holding(lat: float, lng: float, res: int, coarser: int) -> list[tuple[int, int, float]]:
+    """(lo, hi, area in m²) of the cell holding the point at ``res`` and at each of the next
+    ``coarser`` resolutions, finest first: one range of leaf ids each."""
+    out = []
+    for r in range(res, max(0, res - coarser) - 1, -1):
+        cell = h3.latlng_to_cell(lat, lng, r)
+        out.append((*_leaf_range_at(cell, r), h3.cell_area(cell, "m^2")))
+    return out
