@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test demo-data migrate bench-grid messages check-deploy clean
+.PHONY: run test lint bench-grid messages check-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ run: $(VENV)/.base
 ## The whole test suite. DATABASE_URL chooses the database (without it: SQLite).
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
 
 bench-grid: $(VENV)/.dev
 	$(BIN)/python bench/grid_bench.py

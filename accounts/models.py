@@ -8,7 +8,6 @@ from django.utils.translation import gettext_lazy as _
 from .phones import mask_phone
 from .roles import BRANCH_ROLES, Role
 
-
 # In declaration order: a set's order changes between runs and would make new migrations.
 _BRANCH_ROLES = sorted(BRANCH_ROLES, key=list(Role).index)
 

@@ -507,7 +507,7 @@ def main() -> None:
             fn(lat, lng)
         times[name], results[name] = [], []
         for lat, lng, _kind in centres:
-            ms, res = timed(lambda: fn(lat, lng))
+            ms, res = timed(lambda fn=fn, lat=lat, lng=lng: fn(lat, lng))
             times[name].append(ms)
             results[name].append(res)
         print(f"  {name:<13} done in {time.perf_counter() - t0:5.1f} s")
@@ -525,7 +525,7 @@ def main() -> None:
         ours = results["ours_nearest"][i]
         full = results["full_nearest"][i]
         if [r[0] for r in ours] != [r[0] for r in full] or any(
-            a[1] != b[1] for a, b in zip(ours, full)
+            a[1] != b[1] for a, b in zip(ours, full, strict=True)
         ):
             bad["nearest"] += 1
             mismatches.append(
@@ -621,7 +621,7 @@ def main() -> None:
         return pct(times[a], q) / pct(times[b], q)
 
     def by_kind(name, kind):
-        t = [ms for ms, c in zip(times[name], centres) if c[2] == kind]
+        t = [ms for ms, c in zip(times[name], centres, strict=True) if c[2] == kind]
         return f"p50 {pct(t, 50):6.2f}  p95 {pct(t, 95):6.2f}"
 
     w = 86
@@ -644,7 +644,7 @@ def main() -> None:
                   f"   sparse {by_kind(f'{prefix}_{q}', 'sparse')}")
 
     tot_in, tot_rim, tot_res = sum(inside_rows), sum(rim_rows), sum(counted)
-    per = [(a + b) / c for a, b, c in zip(inside_rows, rim_rows, counted) if c]
+    per = [(a + b) / c for a, b, c in zip(inside_rows, rim_rows, counted, strict=True) if c]
     got = sum(len(r) for r in results["ours_nearest"])
     print("\nCandidate rows (counted outside the timing):")
     print(f"  count: the covering's H3 ranges hold {tot_in + tot_rim:,} rows for {tot_res:,}"

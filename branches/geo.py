@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from h3.api import basic_int as h3
 
@@ -291,3 +292,52 @@ def cells_holding(lat: float, lng: float, res: int, coarser: int) -> list[tuple[
         cell = h3.latlng_to_cell(lat, lng, r)
         out.append((*_leaf_range_at(cell, r), h3.cell_area(cell, "m^2")))
     return out
+
+
+# --- Drawing the grid -------------------------------------------------------------------------
+# Resolution of the hexagons drawn on the console map (about 0.7 km² each).
+MAP_HEX_RES = 8
+
+
+@lru_cache(maxsize=65536)
+def _centre(cell: int) -> tuple[float, float]:
+    return h3.cell_to_latlng(cell)
+
+
+@lru_cache(maxsize=65536)
+def _cached_circumradius_m(cell: int) -> float:
+    clat, clng = _centre(cell)
+    return max(distance_m(clat, clng, *v) for v in h3.cell_to_boundary(cell))
+
+
+@lru_cache(maxsize=4096)
+def hexes_covering(
+    lat: float, lng: float, radius_m: float, res: int = MAP_HEX_RES
+) -> tuple[tuple[int, float], ...]:
+    """H3 cells at ``res`` whose centre lies within ``radius_m`` plus the cell's circumradius
+    of the point (every cell that touches the circle, and a few that nearly do), each with the
+    distance from the point to its centre.
+
+    Pure geometry, so cached per process (as are the cells' shapes); the cache only saves work.
+    """
+    origin = h3.latlng_to_cell(lat, lng, res)
+    edge = h3.average_hexagon_edge_length(res, "m")
+    # Ring k's nearest centres are k * 1.5 edges away (less a margin for distortion).
+    k = math.ceil((radius_m + 2 * edge) / (1.5 * edge * 0.85)) + 1
+    cells = []
+    for cell in h3.grid_disk(origin, k):
+        d = distance_m(lat, lng, *_centre(cell))
+        # A cell's circumradius is its edge length, which stays well within 0.4-2 average
+        # edges: only the cells in between need their own measured.
+        if d <= radius_m + 0.4 * edge or (
+            d <= radius_m + 2 * edge and d <= radius_m + _cached_circumradius_m(cell)
+        ):
+            cells.append((cell, d))
+    return tuple(sorted(cells))
+
+
+@lru_cache(maxsize=65536)
+def cell_ring_lnglat(cell: int) -> tuple:
+    # 5 decimals is about a metre: plenty for drawing, and it keeps the payload small.
+    ring = tuple((round(lng, 5), round(lat, 5)) for lat, lng in h3.cell_to_boundary(cell))
+    return (*ring, ring[0])

@@ -97,6 +97,9 @@ class BranchChange(models.Model):
         verbose_name_plural = _("branch changes")
         ordering = ["-created_at", "-pk"]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.branch_id} @ {self.created_at:%Y-%m-%d %H:%M}"
+
 
 class GridMove(models.Model):
     """One place moved from one grid to another (null branch = head-office pool). Immutable."""
@@ -124,3 +127,6 @@ class GridMove(models.Model):
         verbose_name_plural = _("grid moves")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["subject_type", "subject_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type_id}:{self.subject_id} {self.from_branch_id} -> {self.to_branch_id}"

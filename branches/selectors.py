@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connections
 from django.db.models import BooleanField, Expression, F, FloatField, QuerySet
+from django.urls import reverse
+from h3.api import basic_int as h3
 
 from . import geo
 from .models import Branch
@@ -250,10 +252,12 @@ def _density_near(qs: QuerySet, lat: float, lng: float, radius: float, need: int
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {counts}")
         found = cursor.fetchone()
-    for (_lo, _hi, area), n in zip(cells, found):
+    density = 0.0
+    for (_lo, _hi, area), n in zip(cells, found, strict=True):
+        density = n / area
         if n >= 2 * need:
             break
-    return n / area
+    return density
 
 
 def active_branches() -> QuerySet:
@@ -284,3 +288,43 @@ def branch_owning(*, lat: float, lng: float, branches: QuerySet | None = None) -
     if not rows:
         return Ownership(branch=None, distance_m=None)
     return Ownership(branch=rows[0], distance_m=rows[0].distance_m)
+
+
+def grid_geojson(branches) -> dict:
+    """Branches as points and the hexagons covering the circles of the open ones.
+
+    A hexagon covered by several circles is drawn once, coloured for the nearest branch.
+    """
+    radius = grid_radius_m()
+    features = []
+    nearest: dict[int, tuple[float, str]] = {}
+    for b in branches:
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [b.lng, b.lat]},
+                "properties": {
+                    "kind": "branch",
+                    "id": b.pk,
+                    "code": b.code,
+                    "name": b.name,
+                    "address": b.address,
+                    "is_active": b.is_active,
+                    "url": reverse("branches:detail", args=[b.pk]),
+                },
+            }
+        )
+        if not b.is_active:
+            continue  # a closed branch owns nothing
+        for cell, d in geo.hexes_covering(b.lat, b.lng, radius):
+            if cell not in nearest or (d, b.code) < nearest[cell]:
+                nearest[cell] = (d, b.code)
+    features.extend(
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [geo.cell_ring_lnglat(cell)]},
+            "properties": {"kind": "cell", "cell": h3.int_to_str(cell), "branch": code},
+        }
+        for cell, (_d, code) in sorted(nearest.items())
+    )
+    return {"type": "FeatureCollection", "radius_m": radius, "features": features}

@@ -9,10 +9,8 @@ writes are head office only. A write is two steps: the first POST shows what wou
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.apps import apps
 from django.conf import settings
@@ -26,20 +24,19 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import condition, require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
-from h3.api import basic_int as h3
 
 from accounts import roles
 from accounts.access import branch_scope, head_office_only, staff_console
 from alliance.errors import ApplicationError
 
-from . import forms, geo, services
+from . import forms, services
+from .geo import MAP_HEX_RES
 from .models import Branch, BranchChange, GridMove
-from .selectors import grid_radius_m
+from .selectors import grid_geojson, grid_radius_m
 
 LIST_PAGE_SIZE = 50
 PLAN_ROWS_SHOWN = 200
 HISTORY_ROWS_SHOWN = 100
-MAP_HEX_RES = 8
 
 
 # --- Selectors (pure reads used only by these pages) ----------------------------------------
@@ -315,90 +312,6 @@ def grid_map(request):
             "radius_m": grid_radius_m(),
         },
     )
-
-
-@lru_cache(maxsize=65536)
-def _centre(cell: int) -> tuple[float, float]:
-    return h3.cell_to_latlng(cell)
-
-
-@lru_cache(maxsize=65536)
-def _circumradius_m(cell: int) -> float:
-    clat, clng = _centre(cell)
-    return max(geo.distance_m(clat, clng, *v) for v in h3.cell_to_boundary(cell))
-
-
-@lru_cache(maxsize=4096)
-def hexes_covering(
-    lat: float, lng: float, radius_m: float, res: int = MAP_HEX_RES
-) -> tuple[tuple[int, float], ...]:
-    """H3 cells at ``res`` whose centre lies within ``radius_m`` plus the cell's circumradius
-    of the point (every cell that touches the circle, and a few that nearly do), each with the
-    distance from the point to its centre.
-
-    Pure geometry, so cached per process (as are the cells' shapes); the cache only saves work.
-    """
-    origin = h3.latlng_to_cell(lat, lng, res)
-    edge = h3.average_hexagon_edge_length(res, "m")
-    # Ring k's nearest centres are k * 1.5 edges away (less a margin for distortion).
-    k = math.ceil((radius_m + 2 * edge) / (1.5 * edge * 0.85)) + 1
-    cells = []
-    for cell in h3.grid_disk(origin, k):
-        d = geo.distance_m(lat, lng, *_centre(cell))
-        # A cell's circumradius is its edge length, which stays well within 0.4-2 average
-        # edges: only the cells in between need their own measured.
-        if d <= radius_m + 0.4 * edge or (
-            d <= radius_m + 2 * edge and d <= radius_m + _circumradius_m(cell)
-        ):
-            cells.append((cell, d))
-    return tuple(sorted(cells))
-
-
-@lru_cache(maxsize=65536)
-def _ring(cell: int) -> tuple:
-    # 5 decimals is about a metre: plenty for drawing, and it keeps the payload small.
-    ring = tuple((round(lng, 5), round(lat, 5)) for lat, lng in h3.cell_to_boundary(cell))
-    return (*ring, ring[0])
-
-
-def grid_geojson(branches) -> dict:
-    """Branches as points and the hexagons covering the circles of the open ones.
-
-    A hexagon covered by several circles is drawn once, coloured for the nearest branch.
-    """
-    radius = grid_radius_m()
-    features = []
-    nearest: dict[int, tuple[float, str]] = {}
-    for b in branches:
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [b.lng, b.lat]},
-                "properties": {
-                    "kind": "branch",
-                    "id": b.pk,
-                    "code": b.code,
-                    "name": b.name,
-                    "address": b.address,
-                    "is_active": b.is_active,
-                    "url": reverse("branches:detail", args=[b.pk]),
-                },
-            }
-        )
-        if not b.is_active:
-            continue  # a closed branch owns nothing
-        for cell, d in hexes_covering(b.lat, b.lng, radius):
-            if cell not in nearest or (d, b.code) < nearest[cell]:
-                nearest[cell] = (d, b.code)
-    features.extend(
-        {
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [_ring(cell)]},
-            "properties": {"kind": "cell", "cell": h3.int_to_str(cell), "branch": code},
-        }
-        for cell, (_d, code) in sorted(nearest.items())
-    )
-    return {"type": "FeatureCollection", "radius_m": radius, "features": features}
 
 
 def _map_data_etag(request) -> str:

@@ -7,7 +7,6 @@ from django.urls import reverse
 from django.utils import translation
 
 from accounts.phones import InvalidPhone
-
 from tests.accounts.helpers import (
     E164,
     MASKED,

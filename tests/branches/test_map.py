@@ -7,7 +7,7 @@ from django.urls import reverse
 from h3.api import basic_int as h3
 
 from branches import geo, services
-from branches.views import MAP_HEX_RES, hexes_covering
+from branches.geo import MAP_HEX_RES, hexes_covering
 
 
 @pytest.fixture(autouse=True)
