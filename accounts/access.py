@@ -8,6 +8,7 @@ scope that cannot be resolved gives an empty queryset, never everything.
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -17,13 +18,25 @@ from rest_framework.permissions import BasePermission
 from . import roles
 
 
+def second_factor_ok(user) -> bool:
+    """Bank staff count as signed in only after their TOTP code, where TOTP is required.
+
+    ``is_verified`` is set on ``request.user`` by django-otp's middleware; a user object from
+    elsewhere has none and so fails safe.
+    """
+    if not settings.ALLIANCE_STAFF_OTP_REQUIRED or not roles.is_bank_staff(user):
+        return True
+    return bool(getattr(user, "is_verified", lambda: False)())
+
+
 def role_required(*checks: Callable, login_url: str | None = None) -> Callable:
-    """Decorate an HTML view: anonymous users go to sign in, the wrong role gets 403."""
+    """Decorate an HTML view: anonymous users (and staff without their second factor) go to
+    sign in, the wrong role gets 403."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            if not request.user.is_authenticated:
+            if not request.user.is_authenticated or not second_factor_ok(request.user):
                 return redirect_to_login(
                     request.get_full_path(), reverse(login_url) if login_url else None
                 )
@@ -55,7 +68,7 @@ class HasRole(BasePermission):
         return type(f"HasRole_{'_'.join(c.__name__ for c in checks)}", (cls,), {"checks": checks})
 
     def has_permission(self, request, view) -> bool:
-        return any(check(request.user) for check in self.checks)
+        return second_factor_ok(request.user) and any(check(request.user) for check in self.checks)
 
 
 IsBankStaff = HasRole.of(roles.is_bank_staff)
@@ -66,6 +79,8 @@ IsMerchant = HasRole.of(roles.is_merchant)
 
 def branch_scope(user, branches: QuerySet) -> QuerySet:
     """The branches this user may see: all for head office, their own for branch staff."""
+    if not second_factor_ok(user):
+        return branches.none()
     if roles.is_head_office(user):
         return branches
     if roles.is_branch_staff(user) and user.branch_id:
@@ -75,6 +90,8 @@ def branch_scope(user, branches: QuerySet) -> QuerySet:
 
 def grid_scope(user, places: QuerySet) -> QuerySet:
     """Gridded places (merchant stores...) this user may see: by the branch that owns them."""
+    if not second_factor_ok(user):
+        return places.none()
     if roles.is_head_office(user):
         return places
     if roles.is_branch_staff(user) and user.branch_id:
