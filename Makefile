@@ -44,6 +44,7 @@ check-deploy: $(VENV)/.base
 	DJANGO_SECRET_KEY=check-deploy-$$(date +%s)-a-long-random-enough-secret-value-for-the-check \
 	DJANGO_ALLOWED_HOSTS=alliance.example.com DATABASE_URL=postgres://postgres@127.0.0.1:5432/alliance \
 	DJANGO_CELERY_BROKER_URL=redis://127.0.0.1:6379/0 DJANGO_SMS_BACKEND=accounts.sms.ConsoleBackend \
+	DJANGO_FIELD_ENCRYPTION_KEY=check-deploy-field-key \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING --settings=alliance.settings.production
 
 clean:

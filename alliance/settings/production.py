@@ -12,6 +12,7 @@ CSRF_TRUSTED_ORIGINS = [o for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split
 DATABASES = {"default": dj_database_url.parse(environ_required("DATABASE_URL"), conn_max_age=60)}
 CELERY_BROKER_URL = env_required("CELERY_BROKER_URL")
 ALLIANCE_SMS_BACKEND = env_required("SMS_BACKEND")
+ALLIANCE_FIELD_ENCRYPTION_KEY = env_required("FIELD_ENCRYPTION_KEY")
 
 # Staff must present a TOTP code; there is no switch for it here on purpose.
 ALLIANCE_STAFF_OTP_REQUIRED = True

@@ -9,6 +9,7 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLIANCE_SMS_BACKEND = "accounts.sms.MemoryBackend"
+ALLIANCE_FIELD_ENCRYPTION_KEY = "test-field-encryption-key"
 ALLIANCE_STAFF_OTP_REQUIRED = False
 
 DATABASES = {"default": database_from_env(BASE_DIR / "var" / "test.sqlite3")}

@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://alliance@db.internal:5432/alliance",
     "DJANGO_CELERY_BROKER_URL": "redis://cache.internal:6379/0",
     "DJANGO_SMS_BACKEND": "accounts.sms.ConsoleBackend",
+    "DJANGO_FIELD_ENCRYPTION_KEY": "a-production-field-encryption-secret",
 }
 
 
