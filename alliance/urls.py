@@ -8,6 +8,8 @@ from . import views
 api_patterns = [
     path("auth/", include("accounts.api_urls")),
     path("", include("branches.api_urls")),
+    path("merchants/", include("merchants.api_urls")),
+    path("points/", include("points.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("health/", views.health, name="health"),
@@ -18,6 +20,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
     path("console/", include("branches.urls")),
+    path("", include("merchants.urls")),
+    path("points/", include("points.urls")),
     path("api/", include((api_patterns, "api"))),
     # Django admin's own login would skip TOTP and the lock-out: staff sign in in one place.
     path(

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "accounts",
     "branches",
+    "merchants",
+    "points",
 ]
 
 MIDDLEWARE = [
@@ -169,6 +171,11 @@ ALLIANCE_LOGIN_LOCKOUT = timedelta(minutes=15)
 ALLIANCE_STAFF_OTP_REQUIRED = env_bool("STAFF_OTP_REQUIRED", True)
 ALLIANCE_STAFF_IDLE_TIMEOUT = timedelta(minutes=30)
 
+# --- Merchants --------------------------------------------------------------------------------
+# Secret from which the Fernet key for encrypted model fields (settlement accounts) is derived.
+# No default here: local and test set a dev value, production requires the variable.
+ALLIANCE_FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", "")
+
 # --- Grid -------------------------------------------------------------------------------------
 ALLIANCE_GRID_RADIUS_M = 3000
 # Map tiles for the console. Empty means "no tiles": the map still draws branches and hexagons
@@ -241,4 +248,38 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Points (points/) ------------------------------------------------------------------------
+# Points earned from a payment stay pending this many days (a quick refund cannot mint points).
+ALLIANCE_POINTS_PENDING_DAYS = 7
+# Lots expire at the end of the Nth calendar month after the month they were earned, in
+# ALLIANCE_POINTS_TIME_ZONE (earned any day of 2026-01 -> expire at 2027-02-01 00:00 there).
+ALLIANCE_POINTS_EXPIRY_MONTHS = 12
+ALLIANCE_POINTS_TIME_ZONE = TIME_ZONE
+# Member-to-member transfer is off unless head office turns it on.
+ALLIANCE_POINTS_TRANSFER_ENABLED = env_bool("POINTS_TRANSFER_ENABLED", False)
+# What points are worth when spent (100 points = 1 yuan); clearing values spent points with it.
+ALLIANCE_POINTS_REDEEM_POINTS_PER_YUAN = 100
+# Points may pay at most this share of an order (percent).
+ALLIANCE_POINTS_MAX_DEDUCTION_PERCENT = 50
+# Customers are reminded of points that expire within this many days.
+ALLIANCE_POINTS_EXPIRY_REMINDER_DAYS = 30
+CELERY_BEAT_SCHEDULE |= {
+    "points-release-pending": {
+        "task": "points.tasks.release_due_pending_points",
+        "schedule": crontab(minute=5, hour=0),
+    },
+    "points-expire": {
+        "task": "points.tasks.expire_due_points",
+        "schedule": crontab(minute=20, hour=0),
+    },
+    "points-tier-review": {
+        "task": "points.tasks.review_tiers",
+        "schedule": crontab(minute=40, hour=0, day_of_month=1),
+    },
+    "points-clearing": {
+        "task": "points.tasks.clear_last_month",
+        "schedule": crontab(minute=0, hour=2, day_of_month=1),
+    },
 }

@@ -1,0 +1,30 @@
+"""Points models: the ledger, earning rules and tiers, clearing."""
+
+from .clearing import ClearingLine, ClearingRun, ClearingStatement
+from .ledger import (
+    ImmutableRow,
+    JournalEntry,
+    JournalLine,
+    LotAllocation,
+    PointsAccount,
+    PointsLot,
+)
+from .rules import EarnCampaign, EarnRate, MemberTier, QualifyingSpend, Tier, TierHistory
+
+__all__ = [
+    "ClearingLine",
+    "ClearingRun",
+    "ClearingStatement",
+    "EarnCampaign",
+    "EarnRate",
+    "ImmutableRow",
+    "JournalEntry",
+    "JournalLine",
+    "LotAllocation",
+    "MemberTier",
+    "PointsAccount",
+    "PointsLot",
+    "QualifyingSpend",
+    "Tier",
+    "TierHistory",
+]
