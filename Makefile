@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench-grid messages check-deploy clean
+.PHONY: run test lint bench-grid bench-ledger messages check-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+
+bench-ledger: $(VENV)/.dev
+	$(BIN)/python bench/ledger_bench.py
 
 bench-grid: $(VENV)/.dev
 	$(BIN)/python bench/grid_bench.py
