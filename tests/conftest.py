@@ -158,7 +158,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded 2-core machine can take a while to import
     while time.monotonic() < deadline and proc.poll() is None:
         with open(log_path) as f:
             if "ready." in f.read():
@@ -176,3 +176,23 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_database_sessions(django_db_setup, django_db_blocker):
+    """At the end, report (and end) PostgreSQL sessions that tests left open on the test
+    database, so teardown can drop it; a leak shows up as a warning naming its last query."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    import warnings
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, state, left(query, 200) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        stray = cursor.fetchall()
+        for pid, app, state, query in stray:
+            warnings.warn(f"stray database session {pid} ({app}, {state}): {query}", stacklevel=1)
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])

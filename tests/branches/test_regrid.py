@@ -199,7 +199,7 @@ def test_the_worker_applies_exactly_the_preview(transactional_db, celery_worker_
 
     branch_set_active(actor=head_office, branch_id=west.pk, active=False, reason="closing")
     change = latest_change(west)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if GridMove.objects.filter(change=change).count() >= len(preview):
             break
