@@ -101,3 +101,63 @@ class StaffSignInForm(forms.Form):
             if required
             else _("Optional here; required on the bank's production system.")
         )
+
+
+class MerchantPasswordForm(forms.Form):
+    """Merchant owners and cashiers set a password with an SMS code: "send code" (``action=send``)
+    and "set password" (``action=set``), like the customer's sign-in form."""
+
+    SEND = "send"
+    SET = "set"
+
+    phone = forms.CharField(
+        label=_("Mobile number"), max_length=32, widget=forms.TextInput(attrs=_PHONE_ATTRS)
+    )
+    code = forms.CharField(
+        label=_("Code from the SMS"),
+        max_length=6,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]*"}
+        ),
+    )
+    new_password1 = forms.CharField(
+        label=_("New password"),
+        max_length=128,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password2 = forms.CharField(
+        label=_("New password again"),
+        max_length=128,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    action = forms.ChoiceField(choices=[(SEND, SEND), (SET, SET)], required=False)
+
+    def clean_action(self) -> str:
+        if action := self.cleaned_data.get("action"):
+            return action
+        return self.SET if self.cleaned_data.get("code") else self.SEND
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") != self.SET:
+            return data
+        if not data.get("code"):
+            self.add_error(
+                "code", ValidationError(_("Enter the 6-digit code from the SMS."), code="required")
+            )
+        first, second = data.get("new_password1"), data.get("new_password2")
+        if not first:
+            self.add_error(
+                "new_password1", ValidationError(_("Choose a new password."), code="required")
+            )
+        elif first != second:
+            self.add_error(
+                "new_password2",
+                ValidationError(_("The two passwords do not match."), code="password_mismatch"),
+            )
+        return data

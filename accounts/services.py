@@ -18,7 +18,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -234,8 +235,20 @@ def sms_code_sign_in(*, phone: str, code: str, client_ip: str) -> User:
     code matched (so only the phone's holder learns why), and so are disabled accounts.
     """
     e164 = normalize_phone(phone)
+    sms, now = _sms_code_check(phone=e164, code=code, client_ip=client_ip)
+    with transaction.atomic(durable=True):
+        _sms_code_use(sms, now=now)
+        return _customer_for_phone(phone=e164)
+
+
+def _sms_code_check(*, phone: str, code: str, client_ip: str) -> tuple[SmsCode, datetime]:
+    """Spend one try of the newest code sent to ``phone`` (E.164, committed) and compare it.
+
+    Returns the matching code, not yet used: the caller marks it used (``_sms_code_use``) in
+    the transaction that does what the code was for.
+    """
     now = timezone.now()
-    sms = selectors.sms_code_latest(phone=e164)
+    sms = selectors.sms_code_latest(phone=phone)
     if sms is None:
         raise SmsCodeNotRequested()
 
@@ -250,20 +263,22 @@ def sms_code_sign_in(*, phone: str, code: str, client_ip: str) -> User:
         sms.refresh_from_db()
         raise _dead_code_error(sms, now)
 
-    if not hmac.compare_digest(sms.code_hash, sms_code_hash(phone=e164, code=code.strip())):
+    if not hmac.compare_digest(sms.code_hash, sms_code_hash(phone=phone, code=code.strip())):
         tries = SmsCode.objects.values_list("tries", flat=True).get(pk=sms.pk)
         tries_left = max(0, settings.ALLIANCE_SMS_CODE_MAX_TRIES - tries)
-        logger.info("Wrong SMS code for %s from %s", mask_phone(e164), client_ip)
+        logger.info("Wrong SMS code for %s from %s", mask_phone(phone), client_ip)
         last_try = _(
             "The code is not correct, and that was the last try for it. "
             "Tap “Send code” to get a new one."
         )
         raise SmsCodeInvalid(None if tries_left else last_try, extra={"tries_left": tries_left})
+    return sms, now
 
-    with transaction.atomic(durable=True):
-        if not SmsCode.objects.filter(pk=sms.pk, used_at__isnull=True).update(used_at=now):
-            raise SmsCodeUsed()  # a concurrent sign-in with the same code won
-        return _customer_for_phone(phone=e164)
+
+def _sms_code_use(sms: SmsCode, *, now: datetime) -> None:
+    """Mark a matching code used (inside the caller's transaction): it works once."""
+    if not SmsCode.objects.filter(pk=sms.pk, used_at__isnull=True).update(used_at=now):
+        raise SmsCodeUsed()  # a concurrent use of the same code won
 
 
 def _dead_code_error(sms: SmsCode, now: datetime) -> ApplicationError:
@@ -320,6 +335,52 @@ def merchant_sign_in(*, request, phone: str, password: str) -> User:
     )
     _login_failures_reset(user_id=user.pk)
     return user
+
+
+class PasswordSetNotMerchant(ApplicationError):
+    code = "password_set_not_merchant"
+    message = _(
+        "This number has no merchant account. Customers sign in with an SMS code; "
+        "a shop gets its merchant account when its application is approved."
+    )
+    status = status.HTTP_403_FORBIDDEN
+
+
+class PasswordRejected(ApplicationError):
+    code = "password_invalid"
+    message = _("Choose a stronger password.")
+
+
+def merchant_password_set(*, phone: str, code: str, new_password: str, client_ip: str) -> User:
+    """Set a merchant owner's or cashier's password with an SMS code (first password after
+    approval, or a forgotten one); return the user.
+
+    The code is checked exactly like :func:`sms_code_sign_in` (one committed try per check,
+    same expiry and tries). After it matched: numbers that are not an active merchant account
+    are refused (only the phone's holder learns why); a password Django's validators refuse
+    is ``password_invalid`` and leaves the code usable for its remaining tries. Then, in one
+    durable transaction, the code is marked used, the password set and the lock-out cleared.
+    Changing the password ends the account's other sessions (Django's session hash).
+    """
+    e164 = normalize_phone(phone)
+    sms, now = _sms_code_check(phone=e164, code=code, client_ip=client_ip)
+    user = selectors.user_by_phone(phone=e164)
+    if user is None or user.role not in roles.MERCHANT_ROLES:
+        raise PasswordSetNotMerchant()
+    if not user.is_active:
+        raise AccountDisabled()
+    try:
+        password_validation.validate_password(new_password, user)
+    except DjangoValidationError as exc:
+        raise PasswordRejected(" ".join(exc.messages), extra={"messages": exc.messages}) from exc
+    with transaction.atomic(durable=True):
+        _sms_code_use(sms, now=now)
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(new_password)
+        locked.save(update_fields=["password"])
+        _login_failures_reset(user_id=locked.pk)
+    logger.info("Password set by SMS code for %s from %s", mask_phone(e164), client_ip)
+    return locked
 
 
 def staff_sign_in(

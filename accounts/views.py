@@ -3,10 +3,12 @@
 the customer's "send code" swaps only the status region under the phone field."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import HttpRequest
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,7 +17,13 @@ from django_otp import login as otp_login
 from alliance.errors import ApplicationError
 
 from . import services
-from .forms import CustomerSignInForm, MerchantSignInForm, StaffSignInForm, add_application_error
+from .forms import (
+    CustomerSignInForm,
+    MerchantPasswordForm,
+    MerchantSignInForm,
+    StaffSignInForm,
+    add_application_error,
+)
 from .middleware import SIGNED_OUT_IDLE
 from .phones import InvalidPhone
 
@@ -98,6 +106,53 @@ def merchant_login(request):
             login(request, user)
             return redirect(next_url(request))
     return render(request, "accounts/merchant_login.html", _page_context(request, form))
+
+
+@sensitive_post_parameters("code", "new_password1", "new_password2")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def merchant_password(request):
+    """Merchant owners and cashiers set their first password, or a forgotten one, with an SMS
+    code to their mobile number; then they sign in with it."""
+    form = MerchantPasswordForm(request.POST if request.method == "POST" else None)
+    sent = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["action"] == form.SEND:
+                sent = services.sms_code_request(phone=data["phone"], client_ip=client_ip(request))
+                form.fields["code"].widget.attrs["autofocus"] = True
+            else:
+                services.merchant_password_set(
+                    phone=data["phone"],
+                    code=data["code"],
+                    new_password=data["new_password1"],
+                    client_ip=client_ip(request),
+                )
+                messages.success(request, _("Your password is set. Sign in with it now."))
+                return redirect("accounts:merchant_login")
+        except ApplicationError as exc:
+            add_application_error(form, _password_error_field(exc, data["action"]), exc)
+
+    context = _page_context(
+        request,
+        form,
+        sent=sent,
+        ttl_minutes=int(settings.ALLIANCE_SMS_CODE_TTL.total_seconds() // 60),
+    )
+    if request.htmx and request.POST.get("action") == MerchantPasswordForm.SEND:
+        return render(request, "accounts/merchant_password.html#sms-status", context)
+    return render(request, "accounts/merchant_password.html", context)
+
+
+def _password_error_field(exc: ApplicationError, action: str) -> str | None:
+    if action == MerchantPasswordForm.SEND or isinstance(exc, InvalidPhone):
+        return "phone"
+    if exc.code.startswith("sms_code_"):
+        return "code"
+    if exc.code == "password_invalid":
+        return "new_password1"
+    return None
 
 
 @sensitive_post_parameters("password", "otp_token")

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -30,3 +32,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
 ]
+
+# Uploaded files in the local demo only (DEBUG); production serves them from its storage.
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -12,6 +12,8 @@ def home(request):
     user = request.user
     if roles.is_bank_staff(user):
         return redirect("branches:map")
+    if roles.is_merchant(user):
+        return redirect("merchants:dashboard")
     return render(request, "home.html")
 
 

@@ -61,3 +61,15 @@ def test_signed_out_staff_pages_send_to_the_staff_sign_in(client):
     response = client.get(reverse("branches:map"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:staff_login"))
+
+
+@pytest.mark.django_db
+def test_home_sends_each_role_to_its_start_page(client, merchant_owner, head_office, customer):
+    assert client.get(reverse("home")).status_code == 200
+    client.force_login(merchant_owner)
+    assert client.get(reverse("home"))["Location"] == reverse("merchants:dashboard")
+    client.force_login(head_office)
+    assert client.get(reverse("home"))["Location"] == reverse("branches:map")
+    client.force_login(customer)
+    page = client.get(reverse("home"))
+    assert page.status_code == 200 and reverse("merchants:apply").encode() in page.content
