@@ -21,3 +21,16 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 (BASE_DIR / "var").mkdir(exist_ok=True)
+
+# Eager tasks would log every run at INFO and bury the printed demo logins.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": "WARNING"},
+    },
+}
