@@ -68,3 +68,13 @@ class ClearingChanged(ApplicationError):
 class NoEarnRate(ApplicationError):
     code = "points_no_earn_rate"
     message = _("No earning rate is in force.")
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+    message = _("No customer with this mobile number or id.")
+
+
+class IdempotencyKeyRequired(ApplicationError):
+    code = "idempotency_key_required"
+    message = _("Send an Idempotency-Key header, so that a retried request is applied only once.")

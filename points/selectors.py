@@ -265,3 +265,235 @@ def points_expiring_soon(*, customer_id: int, now: datetime | None = None,
         expires_at__gt=now, expires_at__lte=now + timedelta(days=days),
     ).aggregate(points=Sum("remaining_points"), first=Min("expires_at"))
     return ExpiringSoon(points=row["points"] or 0, first_expiry=row["first"])
+
+
+# --- What customers (and head office) see: summary, expiring points, history -----------------
+
+
+@dataclass(frozen=True)
+class Expiring:
+    expires_at: datetime  # exclusive: the points are gone from this instant
+    points: int
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    """Rolling 12-month spending against the next tier's threshold (None at the top tier)."""
+
+    spending_fen: int
+    next_tier: object | None  # Tier
+    remaining_fen: int  # still to spend to reach the next tier (0 at the top)
+    percent: int  # 0..100, spending as a share of the next threshold; 100 at the top
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    usable: int  # spendable now: available lots not yet expired
+    pending: int
+    expiring: list[Expiring]
+    expiring_days: int
+    tier: object | None  # Tier
+    progress: TierProgress
+
+    @property
+    def expiring_points(self) -> int:
+        return sum(e.points for e in self.expiring)
+
+
+def points_expiring_by_date(*, customer_id: int, now: datetime, days: int) -> list[Expiring]:
+    """Available points that expire within ``days``, grouped by expiry instant, soonest first."""
+    from datetime import timedelta
+
+    rows = (
+        PointsLot.objects.filter(
+            account__customer_id=customer_id, account__kind=PointsAccount.Kind.CUSTOMER,
+            state=PointsLot.State.AVAILABLE, remaining_points__gt=0,
+            expires_at__gt=now, expires_at__lte=now + timedelta(days=days),
+        )
+        .values("expires_at").annotate(points=Sum("remaining_points")).order_by("expires_at")
+    )
+    return [Expiring(expires_at=r["expires_at"], points=r["points"]) for r in rows]
+
+
+def tier_progress(*, customer_id: int, tier, now: datetime) -> TierProgress:
+    """Progress from 12-month spending towards the tier above ``tier`` (the member's current
+    one: a pending downgrade does not move the goal)."""
+    from .models import Tier
+
+    spending = rolling_spending_fen(customer_id=customer_id, at=now)
+    above = Tier.objects.order_by("threshold_fen")
+    if tier is not None:
+        above = above.filter(threshold_fen__gt=tier.threshold_fen)
+    else:
+        above = above.filter(threshold_fen__gt=0)
+    next_tier = above.first()
+    if next_tier is None:
+        return TierProgress(spending_fen=spending, next_tier=None, remaining_fen=0, percent=100)
+    percent = min(max(spending, 0) * 100 // next_tier.threshold_fen, 100)
+    return TierProgress(
+        spending_fen=spending, next_tier=next_tier,
+        remaining_fen=max(next_tier.threshold_fen - spending, 0), percent=percent,
+    )
+
+
+def points_summary(*, customer_id: int, now: datetime | None = None) -> PointsSummary:
+    """Everything the customer's points page and ``GET /api/points/balance/`` show."""
+    from django.conf import settings
+
+    now = now or timezone.now()
+    days = settings.ALLIANCE_POINTS_EXPIRY_REMINDER_DAYS
+    tier = member_tier(customer_id=customer_id)
+    return PointsSummary(
+        usable=usable_points(customer_id=customer_id, now=now),
+        pending=customer_balance(customer_id=customer_id)[1],
+        expiring=points_expiring_by_date(customer_id=customer_id, now=now, days=days),
+        expiring_days=days,
+        tier=tier,
+        progress=tier_progress(customer_id=customer_id, tier=tier, now=now),
+    )
+
+
+def customer_history(*, customer_id: int):
+    """The customer's journal entries, newest first, each annotated with what it did to them:
+    ``points`` (available, signed) and ``pending_points`` (pending, signed).
+
+    Only the lines on the customer's own account count (the filter and the sums share one
+    join); an entry spread over several lots is one row. No account yet: nothing.
+    """
+    account_id = (
+        PointsAccount.objects.filter(kind=PointsAccount.Kind.CUSTOMER, customer_id=customer_id)
+        .values_list("pk", flat=True).first()
+    )
+    if account_id is None:
+        return JournalEntry.objects.none()
+    available = Q(lines__bucket=JournalLine.Bucket.AVAILABLE)
+    pending = Q(lines__bucket=JournalLine.Bucket.PENDING)
+    return (
+        JournalEntry.objects.filter(lines__account_id=account_id)
+        .annotate(
+            points=Coalesce(Sum("lines__amount", filter=available), 0),
+            pending_points=Coalesce(Sum("lines__amount", filter=pending), 0),
+        )
+        .order_by("-posted_at", "-pk")
+    )
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    entry_id: int
+    kind: str
+    kind_label: str
+    posted_at: datetime
+    points: int  # change of available points (signed)
+    pending_points: int  # change of pending points (signed)
+    description: str  # the plain-language reason
+    merchant_name: str
+    reference_type: str
+    reference_id: int | None
+    reference_label: str  # "Payment 1234": what caused it, said plainly ("" if nothing)
+
+
+def _reference_label(reference_type: str, reference_id: int | None) -> str:
+    from django.utils.translation import gettext as _
+
+    if reference_id is None:
+        return ""
+    labels = {
+        "payment": _("Payment no. %(id)s"),
+        "coupon": _("Coupon no. %(id)s"),
+    }
+    return labels[reference_type] % {"id": reference_id} if reference_type in labels else ""
+
+
+def _describe(entry, merchant: str) -> str:
+    """What happened, in the customer's words."""
+    from django.utils.translation import gettext as _
+
+    Kind = JournalEntry.Kind
+    at = {"merchant": merchant}
+    if entry.kind == Kind.EARN:
+        return _("Points for your payment at %(merchant)s") % at if merchant else _(
+            "Points for your payment")
+    if entry.kind == Kind.MAKE_AVAILABLE:
+        return _("Pending points can now be used")
+    if entry.kind == Kind.CANCEL_PENDING:
+        return _("Pending points cancelled: your payment at %(merchant)s was refunded") % at \
+            if merchant else _("Pending points cancelled: the payment was refunded")
+    if entry.kind == Kind.SPEND:
+        if entry.reference_type == "coupon":
+            return _("Exchanged for a coupon")
+        return _("Used to pay at %(merchant)s") % at if merchant else _("Used to pay")
+    if entry.kind == Kind.REFUND:
+        return _("Points given back: your payment at %(merchant)s was refunded") % at \
+            if merchant else _("Points given back: the payment was refunded")
+    if entry.kind == Kind.EXPIRE:
+        return _("Points expired")
+    if entry.kind == Kind.ADJUST:
+        return _("Adjusted by the bank: %(reason)s") % {"reason": entry.reason}
+    if entry.kind == Kind.TRANSFER:
+        if entry.points < 0:
+            return _("Given to another member")
+        return _("Received from another member")
+    return str(entry.get_kind_display())
+
+
+def history_rows(entries) -> list[HistoryRow]:
+    """``customer_history`` entries (one page of them) made readable: merchant names looked up
+    in one query, kinds translated, causes said plainly."""
+    from merchants.models import Merchant
+
+    entries = list(entries)
+    names = dict(
+        Merchant.objects.filter(pk__in={e.merchant_id for e in entries if e.merchant_id})
+        .values_list("pk", "business_name")
+    )
+    rows = []
+    for entry in entries:
+        merchant = names.get(entry.merchant_id, "") if entry.merchant_id else ""
+        rows.append(HistoryRow(
+            entry_id=entry.pk, kind=entry.kind, kind_label=str(entry.get_kind_display()),
+            posted_at=entry.posted_at, points=entry.points, pending_points=entry.pending_points,
+            description=_describe(entry, merchant), merchant_name=merchant,
+            reference_type=entry.reference_type, reference_id=entry.reference_id,
+            reference_label=_reference_label(entry.reference_type, entry.reference_id),
+        ))
+    return rows
+
+
+def customer_find(*, phone: str = "", customer_id: int | None = None):
+    """The customer with this mobile number (as typed: normalised) or id.
+
+    Refuses ``invalid_phone`` for a number that is not a mainland mobile number and
+    ``customer_not_found`` when no *customer* has it (staff and merchants are not customers).
+    """
+    from accounts.models import User
+    from accounts.phones import normalize_phone
+    from accounts.roles import Role
+
+    from .errors import CustomerNotFound
+
+    customers = User.objects.filter(role=Role.CUSTOMER)
+    if customer_id is not None:
+        customer = customers.filter(pk=customer_id).first()
+    else:
+        customer = customers.filter(phone=normalize_phone(phone)).first()
+    if customer is None:
+        raise CustomerNotFound()
+    return customer
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    entry: JournalEntry
+    customer_id: int
+    points: int  # signed change of the customer's available points
+
+
+def adjustment_get(*, entry_id: int) -> Adjustment:
+    """An adjustment entry with the customer and signed points it moved."""
+    entry = JournalEntry.objects.get(pk=entry_id, kind=JournalEntry.Kind.ADJUST)
+    row = (
+        JournalLine.objects.filter(entry=entry, account__kind=PointsAccount.Kind.CUSTOMER)
+        .values("account__customer_id").annotate(total=Sum("amount")).get()
+    )
+    return Adjustment(entry=entry, customer_id=row["account__customer_id"], points=row["total"])

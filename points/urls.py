@@ -1,2 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "points"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.points_home, name="home"),
+    path("console/adjust/", views.console_adjust, name="console_adjust"),
+]
