@@ -16,6 +16,7 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
+from rest_framework import status
 
 from accounts import roles
 from alliance.errors import ApplicationError, Forbidden
@@ -43,6 +44,7 @@ class ReasonRequired(ApplicationError):
 class InvalidTransition(ApplicationError):
     code = "invalid_transition"
     message = _("This branch is not in a state that allows this change.")
+    status = status.HTTP_409_CONFLICT  # as for merchants: the request clashes with the state
 
 
 def _require_head_office(actor) -> None:

@@ -120,8 +120,9 @@ def test_closing_hands_places_to_the_neighbour_or_the_pool(db, head_office):
     made = regrid_apply(change_id=latest_change(west).pk)
     assert moves_of(made) == sorted([(shared.pk, west.pk, east.pk), (alone.pk, west.pk, None)])
 
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(InvalidTransition) as refused:
         branch_set_active(actor=head_office, branch_id=west.pk, active=False, reason="again")
+    assert (refused.value.code, refused.value.status) == ("invalid_transition", 409)
     branch_set_active(actor=head_office, branch_id=west.pk, active=True, reason="reopened")
     made = regrid_apply(change_id=latest_change(west).pk)
     assert moves_of(made) == sorted([(shared.pk, east.pk, west.pk), (alone.pk, None, west.pk)])
