@@ -69,6 +69,22 @@ class MerchantReasonForm(forms.Form):
     )
 
 
+class MerchantCloseForm(MerchantReasonForm):
+    """Closing is final, so the form asks for a tick as well as a reason (works without JS)."""
+
+    confirm = forms.BooleanField(label=_("I understand that closing is final."))
+
+
+class ChangeRejectForm(forms.Form):
+    """Rejecting an owner's profile change request: the reason is kept on the decision row."""
+
+    reason = forms.CharField(
+        label=_("Reason for rejecting"),
+        max_length=500,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
 class StoreMoveForm(forms.Form):
     """Head office puts one of the merchant's stores into another grid (or the pool)."""
 

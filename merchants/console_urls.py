@@ -32,6 +32,14 @@ urlpatterns: list = [
         "console/merchants/<int:pk>/move/", console.store_move, name="console_store_move"
     ),
     path(
+        "console/merchants/<int:pk>/close/", console.merchant_close, name="console_merchant_close"
+    ),
+    path(
+        "console/merchants/<int:pk>/changes/<int:change_pk>/<str:action>/",
+        console.profile_change_decide,
+        name="console_profile_change_decide",
+    ),
+    path(
         "console/merchants/<int:pk>/<str:action>/",
         console.merchant_status,
         name="console_merchant_status",

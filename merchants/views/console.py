@@ -21,6 +21,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -36,7 +37,7 @@ from branches.selectors import grid_radius_m
 from .. import console_forms as forms
 from .. import selectors, services
 from ..credit_code import credit_code_problem, normalize_credit_code
-from ..models import ApplicationDocument, MerchantApplication
+from ..models import ApplicationDocument, Merchant, MerchantApplication, ProfileChange
 
 QUEUE_PAGE_SIZE = 20
 LIST_PAGE_SIZE = 50
@@ -276,20 +277,76 @@ def merchant_list(request):
 # --- Merchant file (信息建档) --------------------------------------------------------------------
 
 
+@dataclass
+class ChangeRow:
+    """A pending profile change request: the masked before/after the service stored (never the
+    encrypted proposal) and the form to reject it."""
+
+    change: ProfileChange
+    fields: list[tuple[str, str, str]]
+    reject_form: django_forms.Form
+
+
+def _change_rows(
+    record: selectors.MerchantFile, bound: django_forms.Form | None
+) -> tuple[list, list]:
+    """The requests still waiting for a decision, and the errors of a bound form that has no
+    place in a row (an approval, or a request decided meanwhile), to show above the list."""
+    decided = {c.decides_id for c in record.profile_changes if c.decides_id}
+    pending = [
+        c for c in record.profile_changes
+        if c.status == ProfileChange.Status.PENDING and c.pk not in decided
+    ]
+    rows = []
+    for change in pending:
+        prefix = f"c{change.pk}"  # a bound form is matched to its request by its prefix
+        form = bound if bound is not None and bound.prefix == prefix else None
+        rows.append(
+            ChangeRow(
+                change=change,
+                fields=[
+                    (capfirst(Merchant._meta.get_field(name).verbose_name),
+                     change.old.get(name, ""), change.new.get(name, ""))
+                    for name in change.fields
+                ],
+                reject_form=(
+                    form if isinstance(form, forms.ChangeRejectForm)
+                    else forms.ChangeRejectForm(prefix=prefix)
+                ),
+            )
+        )
+    errors = []
+    if bound is not None and not any(row.reject_form is bound for row in rows):
+        errors = list(bound.non_field_errors())
+    return rows, errors
+
+
 def _file_context(request, pk: int, **bound) -> dict:
     record = selectors.merchant_file(request.user, pk)  # 404 outside the grid
     user = request.user
     merchant = record.merchant
+    change_rows, change_errors = _change_rows(record, bound.get("change_form"))
     return {
         "file": record,
         "merchant": merchant,
         "may_record_visit": roles.is_branch_staff(user),
-        "may_change_status": roles.is_head_office(user) or roles.is_branch_manager(user),
+        "may_change_status": _may_change_status(user),
         "may_move": roles.is_head_office(user),
+        # Any bank staff who can open the file is a reviewer of its grid (the service re-checks).
+        "may_decide_changes": roles.is_bank_staff(user),
+        "change_rows": change_rows,
+        "change_errors": change_errors,
         "visit_form": bound.get("visit_form") or forms.VisitForm(),
         "status_form": bound.get("status_form") or forms.MerchantReasonForm(),
+        "close_form": bound.get("close_form") or forms.MerchantCloseForm(),
         "move_form": bound.get("move_form") or forms.StoreMoveForm(merchant=merchant),
+        "before_label": capfirst(ProfileChange._meta.get_field("old").verbose_name),
+        "after_label": capfirst(ProfileChange._meta.get_field("new").verbose_name),
     }
+
+
+def _may_change_status(user) -> bool:
+    return roles.is_head_office(user) or roles.is_branch_manager(user)
 
 
 @staff_console
@@ -341,6 +398,25 @@ def visit_create(request, pk: int):
     return _form_again(request, pk, "visit-form", visit_form=form)
 
 
+def _merchant_write(
+    request, pk: int, form: django_forms.Form, call, *, done: str, anchor: str, partial: str,
+    form_key: str,
+) -> HttpResponse:
+    """The shared shape of a write on the merchant file: a valid form calls the service
+    (``call(cleaned_data)``); success redirects to the file at ``anchor`` (htmx: a client
+    redirect), anything else re-renders the form (htmx: only its partial). The grid and the role
+    are answered as 404/403, the rest as form errors."""
+    if form.is_valid():
+        try:
+            call(form.cleaned_data)
+        except ApplicationError as exc:
+            _raise_for_access(exc)
+            form.add_error(None, exc.message)
+        else:
+            return _after_write(request, pk, done, anchor)
+    return _form_again(request, pk, partial, **{form_key: form})
+
+
 @staff_console
 @require_POST
 def merchant_status(request, pk: int, action: str):
@@ -351,19 +427,62 @@ def merchant_status(request, pk: int, action: str):
     if service is None:
         raise Http404
     merchant = _merchant_or_404(request, pk)
-    form = forms.MerchantReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            service(actor=request.user, merchant_id=pk, reason=form.cleaned_data["reason"])
-        except ApplicationError as exc:
-            _raise_for_access(exc)
-            form.add_error(None, exc.message)
-        else:
-            done = (
-                _("%(merchant)s suspended.") if action == "suspend" else _("%(merchant)s reinstated.")
-            )
-            return _after_write(request, pk, done % {"merchant": merchant}, "#status")
-    return _form_again(request, pk, "status-form", status_form=form)
+    done = _("%(merchant)s suspended.") if action == "suspend" else _("%(merchant)s reinstated.")
+    return _merchant_write(
+        request, pk, forms.MerchantReasonForm(request.POST),
+        lambda data: service(actor=request.user, merchant_id=pk, reason=data["reason"]),
+        done=done % {"merchant": merchant}, anchor="#status", partial="status-form",
+        form_key="status_form",
+    )
+
+
+@staff_console
+@require_POST
+def merchant_close(request, pk: int):
+    """Close the merchant for good (branch manager of the grid, or head office): a reason and a
+    ticked confirmation. The role is checked before the form so an officer always gets 403."""
+    merchant = _merchant_or_404(request, pk)
+    if not _may_change_status(request.user):
+        raise PermissionDenied
+    return _merchant_write(
+        request, pk, forms.MerchantCloseForm(request.POST),
+        lambda data: services.merchant_close(
+            actor=request.user, merchant_id=pk, reason=data["reason"]
+        ),
+        done=_("%(merchant)s closed.") % {"merchant": merchant}, anchor="#status",
+        partial="close-form", form_key="close_form",
+    )
+
+
+@staff_console
+@require_POST
+def profile_change_decide(request, pk: int, change_pk: int, action: str):
+    """Approve or reject (with a reason) an owner's pending legal/settlement change request.
+    The service decides who may (a reviewer of the grid, or head office)."""
+    if action not in {"approve", "reject"}:
+        raise Http404
+    _merchant_or_404(request, pk)
+    # The request must belong to this merchant; one decided meanwhile is a form error.
+    if not ProfileChange.objects.filter(
+        pk=change_pk, merchant_id=pk, status=ProfileChange.Status.PENDING
+    ).exists():
+        raise Http404
+    approve = action == "approve"
+    form = (
+        django_forms.Form(request.POST, prefix=f"c{change_pk}")
+        if approve
+        else forms.ChangeRejectForm(request.POST, prefix=f"c{change_pk}")
+    )
+    status = ProfileChange.Status.APPROVED if approve else ProfileChange.Status.REJECTED
+    return _merchant_write(
+        request, pk, form,
+        lambda data: services.profile_change_decide(
+            actor=request.user, change_id=change_pk, approve=approve,
+            reason=data.get("reason", ""),
+        ),
+        done=str(status.label), anchor="#changes", partial="change-requests",
+        form_key="change_form",
+    )
 
 
 @staff_console
