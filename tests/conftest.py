@@ -14,6 +14,21 @@ from django.db import connection
 from tests.factories import BranchFactory, UserFactory  # noqa: F401  (re-exported for tests)
 
 
+def skip_or_fail(reason: str) -> None:
+    """Locally a missing service skips a test; under CI it is a failure, so nothing that CI
+    must prove can quietly skip there."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run this test: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _postgres_marker(request):
+    """Tests marked ``postgres`` need real concurrent connections and row locks."""
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        skip_or_fail("row locks and concurrent connections need PostgreSQL (set DATABASE_URL)")
+
+
 @pytest.fixture
 def branch(db):
     return BranchFactory(code="HZ001", name="West Lake", lat=30.2590, lng=120.1640)
@@ -62,9 +77,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 def browser():
     """Debian's chromium driven by Playwright (never a downloaded browser build)."""
     if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        skip_or_fail("chromium is not installed (apt-get install chromium; .ci/run does)")
     # Playwright's sync API runs an event loop in this thread; Django's ORM is used beside it.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
@@ -132,9 +145,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1)
     except Exception as exc:  # noqa: BLE001 - any broker failure means "no worker here"
-        if os.environ.get("CI"):
-            pytest.fail(f"Celery broker {settings.CELERY_BROKER_URL} is not reachable: {exc}")
-        pytest.skip(f"Celery broker not reachable: {exc}")
+        skip_or_fail(f"Celery broker {settings.CELERY_BROKER_URL} is not reachable: {exc}")
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
     db = connection.settings_dict
@@ -146,7 +157,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         )
     else:
         if db["NAME"] == ":memory:" or "mode=memory" in str(db["NAME"]):
-            pytest.skip("the worker cannot share an in-memory SQLite database; use PostgreSQL")
+            skip_or_fail("the worker cannot share an in-memory SQLite database; use PostgreSQL")
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
     log_path = os.path.join(tempfile.gettempdir(), f"celery-{queue}.log")
     log = open(log_path, "w")  # noqa: SIM115 - closed at teardown

@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from django.db import connection
 
 from accounts import services
 from accounts.models import SmsCode, User
@@ -11,12 +10,6 @@ from alliance.errors import ApplicationError
 from tests.accounts.helpers import E164, PHONE, code_sent_to, wrong
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks and concurrent connections need PostgreSQL")
 
 
 def run_at_once(n: int, call) -> list:

@@ -101,7 +101,7 @@ def test_queries_go_through_the_h3_index(db):
         assert '"h3_cell" BETWEEN' in query["sql"], query["sql"]
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.postgres
 def test_postgresql_plans_use_the_h3_btree(db):
     make_places([geo.destination(*CENTRE, b, d) for b in range(0, 360, 3) for d in (50, 900, 2500)])
     qs = within(Place.objects.all(), lat=CENTRE[0], lng=CENTRE[1])

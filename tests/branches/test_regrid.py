@@ -165,7 +165,6 @@ def test_bad_input_is_refused_with_its_code(db, head_office, branch):
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_concurrent_opens_with_one_code_make_one_branch(transactional_db):
     results = []
     barrier = threading.Barrier(6)

@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from django.db import connection
 
 from alliance.celery import app as celery_app
 from alliance.errors import ApplicationError
@@ -13,12 +12,6 @@ from tests.factories import BranchFactory, UserFactory
 from tests.merchants.factories import credit_code, fee_plan, submitted_application
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks and concurrent connections need PostgreSQL")
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from django.db import connection
 
 from alliance.errors import ApplicationError
 from points import services
@@ -16,12 +15,6 @@ from .factories import earn_available
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 NOW = sh(2026, 4, 1, 12, 0)
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks and concurrent connections need PostgreSQL")
 
 
 def run_at_once(calls) -> list:
