@@ -179,6 +179,17 @@ def merchant_file(user, merchant_id: int) -> MerchantFile:
     )
 
 
+def profile_changes_pending(merchant_id: int) -> QuerySet:
+    """Change requests of the merchant still waiting for a reviewer (no decision row yet)."""
+    return (
+        ProfileChange.objects.filter(
+            merchant_id=merchant_id, status=ProfileChange.Status.PENDING, decision__isnull=True
+        )
+        .select_related("actor")
+        .order_by("created_at", "pk")
+    )
+
+
 def application_history(user, application_id: int) -> list[StatusChange]:
     """Where an application stands and why: its status changes, oldest first."""
     application = application_get(user, application_id)

@@ -21,6 +21,7 @@ from alliance.errors import NotFound
 from branches.models import GridMove
 from branches.services import InvalidLocation
 
+from .. import selectors
 from ..crypto import mask_account
 from ..errors import (
     ChangePending,
@@ -241,9 +242,7 @@ def store_photo_add(*, actor: User, store_id: int, upload: UploadedFile) -> Stor
 
 
 def open_change_request(merchant_id: int) -> ProfileChange | None:
-    return ProfileChange.objects.filter(
-        merchant_id=merchant_id, status=ProfileChange.Status.PENDING, decision__isnull=True
-    ).first()
+    return selectors.profile_changes_pending(merchant_id).first()
 
 
 @transaction.atomic(durable=True)

@@ -292,11 +292,7 @@ def _change_rows(
 ) -> tuple[list, list]:
     """The requests still waiting for a decision, and the errors of a bound form that has no
     place in a row (an approval, or a request decided meanwhile), to show above the list."""
-    decided = {c.decides_id for c in record.profile_changes if c.decides_id}
-    pending = [
-        c for c in record.profile_changes
-        if c.status == ProfileChange.Status.PENDING and c.pk not in decided
-    ]
+    pending = selectors.profile_changes_pending(record.merchant.pk)
     rows = []
     for change in pending:
         prefix = f"c{change.pk}"  # a bound form is matched to its request by its prefix
