@@ -12,6 +12,7 @@ api_patterns = [
     path("", include("branches.api_urls")),
     path("merchants/", include("merchants.api_urls")),
     path("points/", include("points.api_urls")),
+    path("coupons/", include("coupons.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("health/", views.health, name="health"),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("console/", include("branches.urls")),
     path("", include("merchants.urls")),
     path("points/", include("points.urls")),
+    path("", include("coupons.urls")),
     path("api/", include((api_patterns, "api"))),
     # Django admin's own login would skip TOTP and the lock-out: staff sign in in one place.
     path(

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "branches",
     "merchants",
     "points",
+    "coupons",
 ]
 
 MIDDLEWARE = [
@@ -136,7 +137,11 @@ def sqlite_database(path: Path | str) -> dict:
     }
 
 
-DATABASES = {"default": database_from_env(Path(env("SQLITE_PATH", str(BASE_DIR / "var" / "alliance.sqlite3"))))}
+DATABASES = {
+    "default": database_from_env(
+        Path(env("SQLITE_PATH", str(BASE_DIR / "var" / "alliance.sqlite3")))
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts ---------------------------------------------------------------------------------
@@ -281,5 +286,21 @@ CELERY_BEAT_SCHEDULE |= {
     "points-clearing": {
         "task": "points.tasks.clear_last_month",
         "schedule": crontab(minute=0, hour=2, day_of_month=1),
+    },
+}
+
+# --- Coupons (coupons/) ----------------------------------------------------------------------
+# How long the QR token on a wallet screen stays valid (the wallet renews it every 30 s).
+COUPON_TOKEN_MAX_AGE = 90
+# The merchant's owner can undo a verification this many minutes after it.
+COUPON_UNDO_MINUTES = 10
+CELERY_BEAT_SCHEDULE |= {
+    "coupons-expire": {
+        "task": "coupons.tasks.expire_due_coupons",
+        "schedule": crontab(minute="*/5"),
+    },
+    "coupons-end-templates": {
+        "task": "coupons.tasks.end_due_templates",
+        "schedule": crontab(minute="*/5"),
     },
 }

@@ -12,7 +12,9 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 
 ALLIANCE_SMS_BACKEND = "accounts.sms.ConsoleBackend"
-ALLIANCE_FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", "local-demo-field-key-not-for-production")
+ALLIANCE_FIELD_ENCRYPTION_KEY = env(
+    "FIELD_ENCRYPTION_KEY", "local-demo-field-key-not-for-production"
+)
 # Demo staff sign in with username and password; production requires a TOTP code too.
 ALLIANCE_STAFF_OTP_REQUIRED = env_bool("STAFF_OTP_REQUIRED", False)
 

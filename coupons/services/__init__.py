@@ -1,0 +1,51 @@
+"""Every write of the coupons domain (see the modules for the rules each one keeps)."""
+
+from .campaigns import campaign_close, campaign_create, campaign_set_budget
+from .claiming import coupon_claim
+from .expiry import coupons_expire_due
+from .templates import (
+    TemplateFields,
+    template_add_stock,
+    template_approve,
+    template_create,
+    template_end,
+    template_pause,
+    template_publish,
+    template_reject,
+    template_resume,
+    template_set_image,
+    template_set_stock,
+    template_submit,
+    template_update,
+    templates_end_due,
+)
+from .tokens import code_from_token, token_for
+from .verifying import coupon_inspect, coupon_verify, coupon_void, verification_undo
+
+__all__ = [
+    "TemplateFields",
+    "campaign_close",
+    "campaign_create",
+    "campaign_set_budget",
+    "code_from_token",
+    "coupon_claim",
+    "coupon_inspect",
+    "coupon_verify",
+    "coupon_void",
+    "coupons_expire_due",
+    "template_add_stock",
+    "template_approve",
+    "template_create",
+    "template_end",
+    "template_pause",
+    "template_publish",
+    "template_reject",
+    "template_resume",
+    "template_set_image",
+    "template_set_stock",
+    "template_submit",
+    "template_update",
+    "templates_end_due",
+    "token_for",
+    "verification_undo",
+]

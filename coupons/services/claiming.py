@@ -1,0 +1,174 @@
+"""Claiming a coupon: the hot path of a flash sale.
+
+Every refusal that can be decided from a plain read (not live, not started, ended, sold out,
+the customer's limit) is answered before any transaction, so the losers of a flash sale cost
+one indexed read. The winners' transaction writes the coupon first and takes the stock last:
+the template row, which every winner needs, is locked only from that update to the commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import User
+from alliance.errors import Forbidden
+
+from ..errors import (
+    CouponDailyCapReached,
+    CouponEnded,
+    CouponLimitReached,
+    CouponNotClaimable,
+    CouponNotFound,
+    CouponNotStarted,
+    CouponOutOfStock,
+    CouponPaused,
+    InvalidInput,
+)
+from ..models import ClaimDay, Coupon, CouponTemplate
+from ._common import days_after, local, local_midnight, record_event
+from .campaigns import budget_reserve
+
+Status = CouponTemplate.Status
+# Unambiguous when read aloud or typed: no 0/O, 1/I/L.
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 12  # 31**12 ~ 2**59: not guessable at any rate the counter allows
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _claimable_template(template_id: int) -> CouponTemplate:
+    template = (
+        CouponTemplate.objects.select_related("merchant")
+        .filter(pk=template_id, status__in=(Status.LIVE, Status.PAUSED, Status.ENDED))
+        .first()
+    )
+    if template is None:
+        raise CouponNotFound()
+    return template
+
+
+def refusal(template: CouponTemplate, *, now: datetime) -> type | None:
+    """Why this template cannot be claimed by anybody now (an error class), or None."""
+    if template.obtain not in (CouponTemplate.Obtain.FREE, CouponTemplate.Obtain.CAMPAIGN):
+        return CouponNotClaimable
+    if template.status == Status.ENDED or now >= template.claim_end:
+        return CouponEnded
+    if template.status != Status.LIVE or template.merchant.status != "active":
+        return CouponPaused
+    if now < template.claim_start:
+        return CouponNotStarted
+    if template.stock_left <= 0:
+        return CouponOutOfStock
+    return None
+
+
+def validity_of(template: CouponTemplate, *, claimed_at: datetime) -> tuple[datetime, datetime]:
+    """[valid_from, valid_until) of a coupon claimed at ``claimed_at``.
+
+    Fixed: the template's dates. Relative: usable at once (or from local midnight after the
+    start delay) until local midnight ``valid_days`` days after the day of claim (the day of
+    claim counts as the first).
+    """
+    if template.validity == CouponTemplate.Validity.FIXED:
+        return template.valid_from, template.valid_until
+    delay = template.start_delay_days
+    start = days_after(claimed_at, delay) if delay else claimed_at
+    return start, days_after(claimed_at, delay + template.valid_days)
+
+
+@transaction.atomic(durable=True)
+def _claim(*, customer: User, template: CouponTemplate, claim_key: str, now: datetime):
+    held = Coupon.objects.filter(template=template, customer=customer).count()
+    while True:
+        if held >= template.per_customer_limit:
+            raise CouponLimitReached(extra={"limit": template.per_customer_limit})
+        valid_from, valid_until = validity_of(template, claimed_at=now)
+        coupon = Coupon(
+            template=template,
+            customer=customer,
+            code=new_code(),
+            slot=held + 1,
+            claim_key=claim_key,
+            claimed_at=now,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            reserved_fen=template.worst_case_cost_fen if template.campaign_id else 0,
+        )
+        try:
+            with transaction.atomic():
+                coupon.save(force_insert=True)
+            break
+        except IntegrityError:
+            # A concurrent claim of this customer committed first (the insert waited for it):
+            # the same request again, or another claim that took this slot.
+            existing = Coupon.objects.filter(customer=customer, claim_key=claim_key).first()
+            if existing is not None:
+                return existing
+            held = Coupon.objects.filter(template=template, customer=customer).count()
+    if template.daily_cap:
+        _take_daily(template, now)
+    if template.campaign_id:
+        budget_reserve(
+            campaign_id=template.campaign_id, coupon=coupon, amount_fen=coupon.reserved_fen
+        )
+    # Last: the row every winner needs stays locked only until the commit just after this.
+    taken = CouponTemplate.objects.filter(
+        pk=template.pk, status=Status.LIVE, stock_left__gt=0, claim_end__gt=now
+    ).update(stock_left=F("stock_left") - 1)
+    if taken != 1:
+        template.refresh_from_db(fields=["status", "stock_left", "claim_end"])
+        raise (refusal(template, now=now) or CouponOutOfStock)()
+    record_event(coupon=coupon, actor=customer, from_status="", to_status=Coupon.Status.ISSUED)
+    return coupon
+
+
+def _take_daily(template: CouponTemplate, now: datetime) -> None:
+    day = local(now).date()
+    ClaimDay.objects.get_or_create(template=template, day=day, defaults={"cap": template.daily_cap})
+    taken = ClaimDay.objects.filter(template=template, day=day, claimed__lt=F("cap")).update(
+        claimed=F("claimed") + 1
+    )
+    if taken != 1:
+        raise CouponDailyCapReached(
+            extra={"next_claim_at": local_midnight(day + timedelta(days=1)).isoformat()}
+        )
+
+
+def coupon_claim(
+    *, customer: User, template_id: int, claim_key: str, now: datetime | None = None
+) -> Coupon:
+    """Give the customer one coupon of the template, or refuse with the reason.
+
+    Atomic and idempotent: the same ``claim_key`` (a double tap, a retried request) returns the
+    coupon it made. Stock (conditional update, ``stock_left >= 0``), the per-customer limit
+    (unique slot per customer), the daily cap (conditional update, ``claimed <= cap``) and the
+    campaign budget (conditional update, ``reserved + spent <= budget``) each hold in the
+    database under any concurrency; a refused claim writes nothing.
+    """
+    if not roles.is_customer(customer):
+        raise Forbidden()
+    claim_key = (claim_key or "").strip()
+    if not 8 <= len(claim_key) <= 64:
+        raise InvalidInput({"claim_key": "Send a unique key of 8 to 64 characters per claim."})
+    existing = Coupon.objects.filter(customer=customer, claim_key=claim_key).first()
+    if existing is not None:
+        if existing.template_id != template_id:
+            raise InvalidInput({"claim_key": "This key was used for another coupon."})
+        return existing
+    now = now or timezone.now()
+    template = _claimable_template(template_id)
+    reason = refusal(template, now=now)
+    if reason is not None:
+        raise reason()
+    held = Coupon.objects.filter(template=template, customer=customer).count()
+    if held >= template.per_customer_limit:
+        raise CouponLimitReached(extra={"limit": template.per_customer_limit})
+    return _claim(customer=customer, template=template, claim_key=claim_key, now=now)

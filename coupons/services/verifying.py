@@ -1,0 +1,301 @@
+"""Using a coupon at the counter (核销): inspect, confirm, undo; and voiding.
+
+The cashier scans the customer's QR (a signed token) or types the code; ``coupon_inspect``
+says what the coupon is and whether it is usable here and now, without changing anything.
+``coupon_verify`` confirms with an idempotency key: it locks the coupon row, moves it
+issued -> verified with a conditional update and writes one ``Verification`` (unique per
+merchant and key, and one live per coupon), so a retried or concurrent confirm never
+verifies twice. The owner can undo within ``COUPON_UNDO_MINUTES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from merchants.models import MerchantStaff
+
+from ..errors import (
+    CouponAlreadyUsed,
+    CouponExpired,
+    CouponNotFound,
+    CouponNotUsable,
+    CouponOtherMerchant,
+    InvalidInput,
+    InvalidTransition,
+    NotInYourGrid,
+    ReasonRequired,
+    UndoWindowPassed,
+)
+from ..models import CampaignEntry, Coupon, Verification
+from ._common import local, membership_of, record_event
+from .campaigns import budget_move
+from .tokens import code_from_token
+
+Status = Coupon.Status
+
+REASONS = {
+    "used": _("This coupon has already been used."),
+    "expired": _("This coupon has expired."),
+    "refunded": _("This coupon was refunded."),
+    "voided": _("This coupon was voided."),
+    "not_yet_valid": _("This coupon is not valid yet."),
+    "not_today": _("This coupon cannot be used on this day of the week."),
+    "not_this_hour": _("This coupon cannot be used at this time of day."),
+    "not_at_this_store": _("This coupon is not valid at this store."),
+    "merchant_inactive": _("The merchant is not active in the alliance."),
+}
+
+
+def unusable_reason(coupon: Coupon, *, now: datetime, store_id: int | None = None) -> str | None:
+    """Why the coupon cannot be used here and now (a key of ``REASONS``), or None.
+
+    Days and hours are decided in local time (Asia/Shanghai), whatever the server's zone;
+    ``valid_until`` is exclusive (a coupon "valid until the 31st" stops at 00:00 on the 1st).
+    """
+    template = coupon.template
+    if coupon.status != Status.ISSUED:
+        return {
+            Status.VERIFIED: "used",
+            Status.EXPIRED: "expired",
+            Status.REFUNDED: "refunded",
+            Status.VOIDED: "voided",
+        }[coupon.status]
+    if now >= coupon.valid_until:
+        return "expired"
+    if now < coupon.valid_from:
+        return "not_yet_valid"
+    if template.merchant.status != "active":
+        return "merchant_inactive"
+    here = local(now)
+    if not template.weekdays & (1 << here.weekday()):
+        return "not_today"
+    if template.time_slots:
+        hhmm = here.strftime("%H:%M")
+        if not any(start <= hhmm < end for start, end in template.time_slots):
+            return "not_this_hour"
+    if store_id is not None and not template.stores.filter(pk=store_id).exists():
+        return "not_at_this_store"
+    return None
+
+
+@dataclass(frozen=True)
+class Inspection:
+    coupon: Coupon
+    reason: str | None
+
+    @property
+    def usable(self) -> bool:
+        return self.reason is None
+
+    @property
+    def message(self) -> str:
+        return str(REASONS[self.reason]) if self.reason else ""
+
+
+def _membership(actor) -> MerchantStaff:
+    return membership_of(actor)
+
+
+def _find(code: str | None, token: str | None) -> str:
+    if token:
+        return code_from_token(token)
+    code = "".join((code or "").split()).upper().replace("-", "")
+    if not code:
+        raise InvalidInput({"code": _("Scan the QR code or type the coupon code.")})
+    return code
+
+
+def _coupon_of(membership: MerchantStaff, code: str, *, lock: bool = False) -> Coupon:
+    qs = Coupon.objects.select_related("template", "template__merchant", "customer")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    coupon = qs.filter(code=code).first()
+    if coupon is None:
+        raise CouponNotFound()
+    if coupon.template.merchant_id != membership.merchant_id:
+        raise CouponOtherMerchant()
+    return coupon
+
+
+def coupon_inspect(
+    *,
+    actor: User,
+    code: str | None = None,
+    token: str | None = None,
+    store_id: int | None = None,
+    now: datetime | None = None,
+) -> Inspection:
+    """What the coupon is and whether it can be used here and now. Changes nothing.
+
+    Refuses an expired or forged token, an unknown code (404) and another merchant's coupon
+    (``coupon_other_merchant``, 403: the cashier is told plainly).
+    """
+    membership = _membership(actor)
+    coupon = _coupon_of(membership, _find(code, token))
+    _check_store(membership, store_id)
+    return Inspection(coupon, unusable_reason(coupon, now=now or timezone.now(), store_id=store_id))
+
+
+def _check_store(membership: MerchantStaff, store_id: int | None) -> None:
+    if store_id is not None and not membership.merchant.stores.filter(pk=store_id).exists():
+        raise InvalidInput({"store_id": _("Choose one of your stores.")})
+
+
+@transaction.atomic(durable=True)
+def coupon_verify(
+    *,
+    actor: User,
+    code: str,
+    idempotency_key: str,
+    store_id: int | None = None,
+    now: datetime | None = None,
+) -> Verification:
+    """Use the coupon: issued -> verified, exactly once.
+
+    Atomic and idempotent: locks the coupon row; the same ``idempotency_key`` returns the
+    verification it made (also when the retry races the first attempt). A campaign-funded
+    coupon turns its reservation into spending. An expired coupon is refused here even before
+    the expiry job has marked it.
+    """
+    key = (idempotency_key or "").strip()
+    if not 8 <= len(key) <= 64:
+        raise InvalidInput({"idempotency_key": _("Send a unique key of 8 to 64 characters.")})
+    membership = _membership(actor)
+    _check_store(membership, store_id)
+    now = now or timezone.now()
+    coupon = _coupon_of(membership, _find(code, None), lock=True)
+    done = Verification.objects.filter(merchant_id=membership.merchant_id, idempotency_key=key)
+    done = done.select_related("coupon").first()
+    if done is not None:
+        if done.coupon_id != coupon.pk:
+            raise InvalidInput({"idempotency_key": _("This key was used for another coupon.")})
+        return done
+    reason = unusable_reason(coupon, now=now, store_id=store_id)
+    if reason == "used":
+        raise CouponAlreadyUsed()
+    if reason == "expired":
+        raise CouponExpired()
+    if reason is not None:
+        raise CouponNotUsable(REASONS[reason], extra={"reason": reason})
+    updated = Coupon.objects.filter(pk=coupon.pk, status=Status.ISSUED).update(
+        status=Status.VERIFIED, closed_at=now
+    )
+    if updated != 1:
+        raise CouponAlreadyUsed()
+    try:
+        with transaction.atomic():
+            verification = Verification.objects.create(
+                coupon=coupon,
+                merchant_id=membership.merchant_id,
+                store_id=store_id,
+                verified_by=actor,
+                idempotency_key=key,
+            )
+    except IntegrityError:
+        raise CouponAlreadyUsed() from None
+    coupon.status = Status.VERIFIED
+    if coupon.template.campaign_id and coupon.reserved_fen:
+        budget_move(
+            campaign_id=coupon.template.campaign_id,
+            coupon=coupon,
+            kind=CampaignEntry.Kind.SPEND,
+            amount_fen=coupon.reserved_fen,
+        )
+    record_event(coupon=coupon, actor=actor, from_status=Status.ISSUED, to_status=Status.VERIFIED)
+    return verification
+
+
+@transaction.atomic(durable=True)
+def verification_undo(
+    *, actor: User, verification_id: int, reason: str, now: datetime | None = None
+) -> Verification:
+    """The merchant's owner undoes a verification within the undo window (reason required):
+    the coupon is issued again, the row keeps who undid it and why. Locks the coupon."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired(_("Say why the verification is undone."))
+    membership = membership_of(actor, owner=True)
+    now = now or timezone.now()
+    verification = Verification.objects.filter(
+        pk=verification_id, merchant_id=membership.merchant_id
+    ).first()
+    if verification is None:
+        raise NotInYourGrid()
+    coupon = (
+        Coupon.objects.select_for_update().select_related("template").get(pk=verification.coupon_id)
+    )
+    verification = Verification.objects.select_for_update().get(pk=verification.pk)
+    if verification.undone_at is not None:
+        raise InvalidTransition(_("This verification was already undone."))
+    if now - verification.created_at > timedelta(minutes=settings.COUPON_UNDO_MINUTES):
+        raise UndoWindowPassed()
+    updated = Coupon.objects.filter(pk=coupon.pk, status=Status.VERIFIED).update(
+        status=Status.ISSUED, closed_at=None
+    )
+    if updated != 1:
+        raise InvalidTransition()
+    Verification.objects.filter(pk=verification.pk).update(
+        undone_at=now, undone_by=actor, undo_reason=reason[:200]
+    )
+    verification.refresh_from_db()
+    if coupon.template.campaign_id and coupon.reserved_fen:
+        budget_move(
+            campaign_id=coupon.template.campaign_id,
+            coupon=coupon,
+            kind=CampaignEntry.Kind.UNSPEND,
+            amount_fen=coupon.reserved_fen,
+        )
+    record_event(
+        coupon=coupon,
+        actor=actor,
+        from_status=Status.VERIFIED,
+        to_status=Status.ISSUED,
+        reason=reason[:200],
+    )
+    return verification
+
+
+@transaction.atomic(durable=True)
+def coupon_void(*, actor: User, coupon_id: int, reason: str) -> Coupon:
+    """The merchant's owner voids an unused coupon of theirs (reason required); a campaign's
+    reservation is released. issued -> voided, once."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    membership = membership_of(actor, owner=True)
+    coupon = (
+        Coupon.objects.select_for_update(of=("self",))
+        .select_related("template")
+        .filter(pk=coupon_id, template__merchant_id=membership.merchant_id)
+        .first()
+    )
+    if coupon is None:
+        raise NotInYourGrid()
+    updated = Coupon.objects.filter(pk=coupon.pk, status=Status.ISSUED).update(
+        status=Status.VOIDED, closed_at=timezone.now()
+    )
+    if updated != 1:
+        raise InvalidTransition(extra={"status": coupon.status})
+    if coupon.template.campaign_id and coupon.reserved_fen:
+        budget_move(
+            campaign_id=coupon.template.campaign_id,
+            coupon=coupon,
+            kind=CampaignEntry.Kind.RELEASE,
+            amount_fen=coupon.reserved_fen,
+        )
+    record_event(
+        coupon=coupon,
+        actor=actor,
+        from_status=Status.ISSUED,
+        to_status=Status.VOIDED,
+        reason=reason[:200],
+    )
+    coupon.status = Status.VOIDED
+    return coupon
