@@ -1,0 +1,1 @@
+"""DRF views of coupons, by audience."""

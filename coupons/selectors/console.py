@@ -1,0 +1,1 @@
+"""Reads for the console pages and API."""

@@ -1,0 +1,1 @@
+"""Reads for the merchant pages and API."""

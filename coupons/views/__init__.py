@@ -1,0 +1,1 @@
+"""HTML views of coupons, by audience."""
