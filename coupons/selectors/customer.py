@@ -1,1 +1,450 @@
-"""Reads for the customer pages and API."""
+"""Reads for the customer pages and API: offers near a point, a template's rules, the wallet.
+
+Every read runs a fixed number of queries whatever the number of rows: the offer list goes
+through the grid index (``branches.selectors``) with the template and store joined in; the
+wallet joins the template and its merchant. Input from the query string is parsed here once
+(``parse_offer_query``), for the page and the API alike, into typed values or ``invalid``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import F, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from branches import geo
+from branches.selectors import active_branches, nearest_within, within
+from merchants.models import Category, Merchant, Store
+
+from ..errors import CouponNotFound, InvalidInput
+from ..models import Coupon, CouponTemplate, Offer
+
+Status = CouponTemplate.Status
+Kind = CouponTemplate.Kind
+
+SORTS = {
+    "distance": gettext_lazy("Nearest"),
+    "newest": gettext_lazy("Newest"),
+    "popular": gettext_lazy("Most claimed"),
+}
+PER_PAGE = 20
+MAX_PAGE = 500
+VISIBLE = (Status.LIVE, Status.PAUSED, Status.ENDED)
+
+
+# --- Offers near a point ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfferPage:
+    """One page of offers, each an ``Offer`` with ``distance_m`` and its template and store."""
+
+    results: list[Offer]
+    page: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def next_page(self) -> int | None:
+        return self.page + 1 if self.has_next else None
+
+
+def live_offers(*, now: datetime, category: str | None = None, q: str | None = None) -> QuerySet:
+    """Offers claimable from now on at an active merchant, narrowed by category and name."""
+    offers = Offer.objects.filter(claim_end__gt=now, merchant__status=Merchant.Status.ACTIVE)
+    if category:
+        offers = offers.filter(category=category)
+    if q:
+        offers = offers.filter(merchant_name__icontains=q)
+    return offers.select_related("template", "store")
+
+
+def offers_near(
+    *,
+    lat: float,
+    lng: float,
+    category: str | None = None,
+    q: str | None = None,
+    sort: str = "distance",
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    now=None,
+) -> OfferPage:
+    """Offers within the grid radius (3 km) of the point, one page, sorted by ``sort``.
+
+    distance: nearest first (``nearest_within``: the work grows with the page, not the
+    density); newest: latest published first; popular: most claimed first. One row more than
+    the page is read to know whether there is a next page (no count). Raises ``invalid`` for
+    an unknown sort or category.
+    """
+    if sort not in SORTS:
+        raise InvalidInput({"sort": _("Choose nearest, newest or most claimed.")})
+    if category and category not in Category.values:
+        raise InvalidInput({"category": _("Choose one of the categories.")})
+    page, per_page = max(1, int(page)), max(1, int(per_page))
+    now = now or timezone.now()
+    offers = live_offers(now=now, category=category, q=(q or "").strip() or None)
+    offset = (page - 1) * per_page
+    if sort == "distance":
+        rows = nearest_within(offers, lat=lat, lng=lng, limit=per_page + 1, offset=offset)
+    else:
+        nearby = within(offers, lat=lat, lng=lng)
+        if sort == "newest":
+            nearby = nearby.order_by("-published_at", "distance_m", "pk")
+        else:
+            claimed = F("template__total_stock") - F("template__stock_left")
+            nearby = nearby.alias(claimed=claimed).order_by("-claimed", "distance_m", "pk")
+        rows = list(nearby[offset : offset + per_page + 1])
+    for offer in rows:
+        offer.distance_label = distance_label(offer.distance_m)
+        offer.value_label = value_label(offer.template)
+    return OfferPage(
+        results=rows[:per_page], page=page, per_page=per_page, has_next=len(rows) > per_page
+    )
+
+
+@dataclass(frozen=True)
+class OfferQuery:
+    """What the offer list was asked for: a point (typed, or an area's branch), filters."""
+
+    lat: float | None = None
+    lng: float | None = None
+    area: int | None = None
+    area_name: str = ""
+    category: str = ""
+    sort: str = "distance"
+    q: str = ""
+    page: int = 1
+    errors: dict = field(default_factory=dict)
+
+    @property
+    def located(self) -> bool:
+        return self.lat is not None and self.lng is not None
+
+
+def _number(raw: str, low: float, high: float) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or not low <= value <= high:
+        return None
+    return value
+
+
+def parse_offer_query(params) -> OfferQuery:
+    """Parse ``lat, lng, area, category, sort, q, page`` from a query dict, never failing:
+    bad values are dropped and reported in ``errors`` (field -> message). A typed point wins
+    over an area; an area is an open branch's location."""
+    errors: dict[str, str] = {}
+    values: dict = {}
+    raw_lat, raw_lng = (params.get("lat") or "").strip(), (params.get("lng") or "").strip()
+    if raw_lat or raw_lng:
+        lat, lng = _number(raw_lat, -90, 90), _number(raw_lng, -180, 180)
+        if lat is None:
+            errors["lat"] = _("Latitude must be a number from -90 to 90.")
+        if lng is None:
+            errors["lng"] = _("Longitude must be a number from -180 to 180.")
+        if lat is not None and lng is not None:
+            values.update(lat=lat, lng=lng)
+    raw_area = (params.get("area") or "").strip()
+    if raw_area:
+        branch = None
+        if raw_area.isdigit() and len(raw_area) < 12:
+            branch = active_branches().filter(pk=int(raw_area)).first()
+        if branch is None:
+            errors["area"] = _("Choose one of the areas.")
+        else:
+            values.update(area=branch.pk, area_name=branch.name)
+            if "lat" not in values:
+                values.update(lat=branch.lat, lng=branch.lng)
+    category = (params.get("category") or "").strip()
+    if category and category not in Category.values:
+        errors["category"] = _("Choose one of the categories.")
+    elif category:
+        values["category"] = category
+    sort = (params.get("sort") or "").strip() or "distance"
+    if sort not in SORTS:
+        errors["sort"] = _("Choose nearest, newest or most claimed.")
+    else:
+        values["sort"] = sort
+    values["q"] = (params.get("q") or "").strip()[:50]
+    raw_page = (params.get("page") or "").strip() or "1"
+    if raw_page.isdigit() and 1 <= int(raw_page) <= MAX_PAGE:
+        values["page"] = int(raw_page)
+    else:
+        errors["page"] = _("No such page.")
+    return OfferQuery(errors=errors, **values)
+
+
+def area_choices() -> list:
+    """Open branches as areas a customer without location can pick (name, lat, lng)."""
+    return list(active_branches().only("pk", "name", "lat", "lng").order_by("name", "pk"))
+
+
+# --- Wording --------------------------------------------------------------------------------
+
+
+def distance_label(metres: float | None) -> str:
+    """350 m, 1.2 km."""
+    if metres is None:
+        return ""
+    if metres < 1000:
+        return _("%(m)d m") % {"m": max(0, int(round(metres / 10.0)) * 10)}
+    return _("%(km).1f km") % {"km": metres / 1000}
+
+
+def yuan(value_fen: int) -> str:
+    """¥100, ¥8.50: the price as customers say it (whole yuan without the cents)."""
+    whole, cents = divmod(int(value_fen), 100)
+    return f"¥{whole:,}" if not cents else f"¥{whole:,}.{cents:02d}"
+
+
+def value_label(template: CouponTemplate) -> str:
+    """What the coupon is worth in plain words: 满100减20, 8.5折最多减30, a free item."""
+    if template.kind == Kind.CASH_OFF:
+        if template.min_spend_fen:
+            return _("%(off)s off orders of %(min)s or more") % {
+                "off": yuan(template.discount_fen),
+                "min": yuan(template.min_spend_fen),
+            }
+        return _("%(off)s off") % {"off": yuan(template.discount_fen)}
+    if template.kind == Kind.PERCENT_OFF:
+        rate = f"{template.pay_percent / 10:g}" if template.pay_percent else ""
+        label = _("Pay %(rate)s/10 of the bill, up to %(cap)s off") % {
+            "rate": rate,
+            "cap": yuan(template.cap_fen),
+        }
+        if template.min_spend_fen:
+            label += _(" (orders of %(min)s or more)") % {"min": yuan(template.min_spend_fen)}
+        return label
+    if template.kind == Kind.PAID_VOUCHER:
+        return _("Pay %(price)s, worth %(value)s") % {
+            "price": yuan(template.price_fen),
+            "value": yuan(template.discount_fen),
+        }
+    return _("Free: %(item)s") % {"item": template.gift_item}
+
+
+WEEKDAYS = [
+    gettext_lazy("Mon"),
+    gettext_lazy("Tue"),
+    gettext_lazy("Wed"),
+    gettext_lazy("Thu"),
+    gettext_lazy("Fri"),
+    gettext_lazy("Sat"),
+    gettext_lazy("Sun"),
+]
+
+
+def weekdays_label(mask: int) -> str:
+    if mask == 127:
+        return _("Every day")
+    if mask == 31:
+        return _("Monday to Friday")
+    if mask == 96:
+        return _("Saturday and Sunday")
+    return ", ".join(str(day) for bit, day in enumerate(WEEKDAYS) if mask & (1 << bit))
+
+
+def hours_label(slots: list) -> str:
+    if not slots:
+        return _("All day (during opening hours)")
+    return ", ".join(f"{start}-{end}" for start, end in slots)
+
+
+def _date(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def validity_label(template: CouponTemplate) -> str:
+    if template.validity == CouponTemplate.Validity.FIXED:
+        return _("From %(start)s until %(end)s") % {
+            "start": _date(template.valid_from),
+            "end": _date(template.valid_until),
+        }
+    if template.start_delay_days:
+        return _("Usable from %(delay)d day(s) after you claim it, then for %(days)d day(s)") % {
+            "delay": template.start_delay_days,
+            "days": template.valid_days,
+        }
+    return _("For %(days)d day(s) from the day you claim it (that day counts)") % {
+        "days": template.valid_days
+    }
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A template's rules in plain words, for the coupon page and the API."""
+
+    value: str
+    claim_window: str
+    min_spend: str
+    validity: str
+    weekdays: str
+    hours: str
+    per_customer: str
+    daily_cap: str
+    obtain: str
+
+    def as_rows(self) -> list[tuple[str, str]]:
+        rows = [
+            (_("Value"), self.value),
+            (_("Claim"), self.claim_window),
+            (_("Minimum spend"), self.min_spend),
+            (_("Valid"), self.validity),
+            (_("Usable days"), self.weekdays),
+            (_("Usable hours"), self.hours),
+            (_("Limit"), self.per_customer),
+        ]
+        if self.daily_cap:
+            rows.append((_("Each day"), self.daily_cap))
+        rows.append((_("How to get it"), self.obtain))
+        return rows
+
+
+def rules_of(template: CouponTemplate) -> Rules:
+    obtain = {
+        CouponTemplate.Obtain.FREE: _("Free: claim it here."),
+        CouponTemplate.Obtain.CAMPAIGN: _("Free, from a bank campaign: claim it here."),
+        CouponTemplate.Obtain.PURCHASE: _("Bought through the payment page (%(price)s).")
+        % {"price": yuan(template.price_fen)},
+        CouponTemplate.Obtain.POINTS: _("Exchanged for %(points)d points.")
+        % {"points": template.points_price},
+    }[template.obtain]
+    return Rules(
+        value=value_label(template),
+        claim_window=_("From %(start)s until %(end)s")
+        % {"start": _date(template.claim_start), "end": _date(template.claim_end)},
+        min_spend=yuan(template.min_spend_fen) if template.min_spend_fen else _("None"),
+        validity=validity_label(template),
+        weekdays=weekdays_label(template.weekdays),
+        hours=hours_label(template.time_slots),
+        per_customer=_("%(n)d per customer") % {"n": template.per_customer_limit},
+        daily_cap=(_("%(n)d coupons a day") % {"n": template.daily_cap})
+        if template.daily_cap
+        else "",
+        obtain=obtain,
+    )
+
+
+# --- A template, a merchant --------------------------------------------------------------------
+
+
+def template_for_customer(template_id: int) -> CouponTemplate:
+    """A live, paused or ended template with its merchant and stores; anything else (drafts,
+    submitted, rejected, approved but not published) is ``coupon_not_found``."""
+    template = (
+        CouponTemplate.objects.select_related("merchant")
+        .prefetch_related(Prefetch("stores", queryset=Store.objects.order_by("pk")))
+        .filter(pk=template_id, status__in=VISIBLE)
+        .first()
+    )
+    if template is None:
+        raise CouponNotFound()
+    return template
+
+
+def claim_state(template: CouponTemplate, *, now: datetime | None = None) -> str:
+    """Whether anybody can claim it now: "open", or why not ("not_claimable", "ended",
+    "paused", "not_started", "sold_out"). The claim service decides; this only labels."""
+    from ..services.claiming import refusal
+
+    reason = refusal(template, now=now or timezone.now())
+    return "open" if reason is None else reason.code.removeprefix("coupon_")
+
+
+@dataclass(frozen=True)
+class MerchantPage:
+    merchant: Merchant
+    stores: list[Store]
+    templates: list[CouponTemplate]
+
+
+def merchant_for_customer(
+    merchant_id: int, *, lat: float | None = None, lng: float | None = None, now=None
+) -> MerchantPage:
+    """An active merchant, its stores (with ``distance_m`` from the point, if any) and its
+    templates claimable now or later (live, claim not ended). Three queries."""
+    now = now or timezone.now()
+    merchant = Merchant.objects.filter(pk=merchant_id, status=Merchant.Status.ACTIVE).first()
+    if merchant is None:
+        raise CouponNotFound(_("No such merchant."))
+    stores = list(merchant.stores.order_by("pk"))
+    for store in stores:
+        store.distance_m = (
+            geo.distance_m(lat, lng, store.lat, store.lng) if lat is not None else None
+        )
+        store.distance_label = distance_label(store.distance_m)
+    if lat is not None:
+        stores.sort(key=lambda s: (s.distance_m, s.pk))
+    templates = list(
+        CouponTemplate.objects.filter(merchant=merchant, status=Status.LIVE, claim_end__gt=now)
+        .select_related("merchant")
+        .order_by("-published_at", "-pk")
+    )
+    for template in templates:
+        template.value_label = value_label(template)
+    return MerchantPage(merchant=merchant, stores=stores, templates=templates)
+
+
+# --- The wallet -----------------------------------------------------------------------------
+
+WALLET_TABS = {
+    "active": gettext_lazy("Active"),
+    "used": gettext_lazy("Used"),
+    "expired": gettext_lazy("Expired"),
+}
+
+
+def wallet(user, status: str = "active", *, now=None) -> QuerySet:
+    """The customer's coupons on one tab, with template and merchant joined.
+
+    active: issued and not past ``valid_until`` (soonest to expire first); used: verified;
+    expired: expired, issued but past ``valid_until`` (the expiry job has not run yet),
+    refunded or voided — everything no longer usable that was not used.
+    """
+    if status not in WALLET_TABS:
+        raise InvalidInput({"status": _("Choose active, used or expired.")})
+    now = now or timezone.now()
+    S = Coupon.Status
+    coupons = Coupon.objects.filter(customer_id=user.pk).select_related(
+        "template", "template__merchant"
+    )
+    if status == "active":
+        return coupons.filter(status=S.ISSUED, valid_until__gt=now).order_by("valid_until", "pk")
+    if status == "used":
+        return coupons.filter(status=S.VERIFIED).order_by("-closed_at", "-pk")
+    return coupons.filter(
+        Q(status__in=(S.EXPIRED, S.REFUNDED, S.VOIDED)) | Q(status=S.ISSUED, valid_until__lte=now)
+    ).order_by("-valid_until", "-pk")
+
+
+def wallet_coupon(user, coupon_id: int) -> Coupon:
+    """One of the customer's own coupons; anybody else's is ``coupon_not_found``."""
+    coupon = (
+        Coupon.objects.select_related("template", "template__merchant")
+        .filter(pk=coupon_id, customer_id=user.pk)
+        .first()
+    )
+    if coupon is None:
+        raise CouponNotFound()
+    return coupon
+
+
+def wallet_state(coupon: Coupon, *, now=None) -> str:
+    """The tab a coupon sits on (an issued coupon past ``valid_until`` counts as expired)."""
+    now = now or timezone.now()
+    if coupon.status == Coupon.Status.ISSUED:
+        return "active" if coupon.valid_until > now else "expired"
+    return "used" if coupon.status == Coupon.Status.VERIFIED else "expired"
+
+
+def grouped_code(code: str) -> str:
+    """ABCD EFGH JKMN: easier to read out and type."""
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))

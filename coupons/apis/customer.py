@@ -1,0 +1,336 @@
+"""Customer API of coupons: offers near a point, a template's rules, claiming, the wallet.
+
+Views parse input, call one selector or service and render. Refusals have the common body
+``{"code", "message", "extra"}``. The claim endpoint is the flash-sale hot path: it runs the
+claim service's queries and nothing else (the output needs only the coupon row).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from accounts.access import IsCustomer
+from alliance.errors import ErrorSerializer
+from merchants.models import Category
+
+from .. import services
+from ..errors import CouponAlreadyUsed, CouponExpired, InvalidInput
+from ..models import Coupon, CouponTemplate
+from ..selectors import customer as selectors
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+_400 = OpenApiResponse(ErrorSerializer, description="`invalid` (`extra.fields` says which)")
+_403 = OpenApiResponse(ErrorSerializer, description="`permission_denied`, `not_authenticated`")
+_404 = OpenApiResponse(ErrorSerializer, description="`coupon_not_found`")
+_409_CLAIM = OpenApiResponse(
+    ErrorSerializer,
+    description="`coupon_out_of_stock`, `coupon_limit_reached`, `coupon_not_started`, "
+    "`coupon_ended`, `coupon_paused`, `coupon_daily_cap_reached` (`extra.next_claim_at`), "
+    "`campaign_budget_exhausted`, `coupon_not_claimable` (bought or exchanged instead)",
+)
+
+
+# --- Serializers ------------------------------------------------------------------------------
+
+
+class OfferQueryParams(serializers.Serializer):
+    """For the schema only: the parameters are parsed by ``selectors.parse_offer_query``."""
+
+    lat = serializers.FloatField(required=False, help_text="WGS-84 latitude (with lng)")
+    lng = serializers.FloatField(required=False, help_text="WGS-84 longitude (with lat)")
+    area = serializers.IntegerField(
+        required=False, help_text="An open branch's id: its neighbourhood, when lat/lng is unknown"
+    )
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+    sort = serializers.ChoiceField(
+        choices=list(selectors.SORTS), required=False, default="distance"
+    )
+    q = serializers.CharField(required=False, help_text="Part of the merchant's name")
+    page = serializers.IntegerField(required=False, min_value=1, default=1)
+
+
+class StoreOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    address = serializers.CharField()
+    opening_hours = serializers.CharField()
+    lat = serializers.FloatField()
+    lng = serializers.FloatField()
+
+
+class OfferOutput(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The offer (one per template and store).")
+    template_id = serializers.IntegerField()
+    title = serializers.CharField(source="template.title")
+    value = serializers.CharField(source="value_label", help_text="The value in plain words.")
+    kind = serializers.CharField(source="template.kind")
+    obtain = serializers.CharField(source="template.obtain")
+    merchant_id = serializers.IntegerField()
+    merchant_name = serializers.CharField()
+    category = serializers.CharField()
+    store = StoreOutput()
+    distance_m = serializers.FloatField(help_text="Great-circle distance from the point, metres.")
+    distance = serializers.CharField(source="distance_label", help_text="350 m, 1.2 km")
+    claim_start = serializers.DateTimeField()
+    claim_end = serializers.DateTimeField()
+    published_at = serializers.DateTimeField()
+    stock_left = serializers.IntegerField(source="template.stock_left")
+    claimed = serializers.IntegerField(source="template.claimed")
+
+
+class OfferListOutput(serializers.Serializer):
+    page = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+    results = OfferOutput(many=True)
+
+
+class RulesOutput(serializers.Serializer):
+    value = serializers.CharField()
+    claim_window = serializers.CharField()
+    min_spend = serializers.CharField()
+    validity = serializers.CharField()
+    weekdays = serializers.CharField()
+    hours = serializers.CharField()
+    per_customer = serializers.CharField()
+    daily_cap = serializers.CharField()
+    obtain = serializers.CharField()
+
+
+class TemplateOutput(serializers.ModelSerializer):
+    merchant_name = serializers.CharField(source="merchant.business_name")
+    stores = StoreOutput(many=True)
+    rules = serializers.SerializerMethodField(help_text="The rules in plain words.")
+    claim_state = serializers.SerializerMethodField(
+        help_text="open, or why nobody can claim now: not_claimable, ended, paused, "
+        "not_started, out_of_stock"
+    )
+
+    class Meta:
+        model = CouponTemplate
+        fields = [
+            "id", "merchant_id", "merchant_name", "kind", "obtain", "title", "description",
+            "status", "discount_fen", "min_spend_fen", "pay_percent", "cap_fen", "price_fen",
+            "points_price", "gift_item", "total_stock", "stock_left", "per_customer_limit",
+            "daily_cap", "claim_start", "claim_end", "validity", "valid_from", "valid_until",
+            "valid_days", "start_delay_days", "weekdays", "time_slots", "stores", "rules",
+            "claim_state",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_rules(self, template) -> RulesOutput:
+        return RulesOutput(selectors.rules_of(template)).data
+
+    def get_claim_state(self, template) -> str:
+        return selectors.claim_state(template)
+
+
+class ClaimInput(serializers.Serializer):
+    claim_key = serializers.CharField(
+        required=False,
+        help_text=f"Or the `{IDEMPOTENCY_HEADER}` header: a new key (a uuid) per tap.",
+    )
+
+
+class CouponOutput(serializers.ModelSerializer):
+    """A coupon as the claim returns it: its own row only (no join on the hot path)."""
+
+    class Meta:
+        model = Coupon
+        fields = ["id", "template_id", "code", "status", "claimed_at", "valid_from", "valid_until"]
+        read_only_fields = fields
+
+
+class WalletCouponOutput(CouponOutput):
+    title = serializers.CharField(source="template.title")
+    value = serializers.SerializerMethodField()
+    merchant_id = serializers.IntegerField(source="template.merchant_id")
+    merchant_name = serializers.CharField(source="template.merchant.business_name")
+    tab = serializers.SerializerMethodField(help_text="active, used or expired")
+
+    class Meta(CouponOutput.Meta):
+        fields = [*CouponOutput.Meta.fields, "title", "value", "merchant_id", "merchant_name",
+                  "tab", "closed_at"]  # fmt: skip
+        read_only_fields = fields
+
+    def get_value(self, coupon) -> str:
+        return selectors.value_label(coupon.template)
+
+    def get_tab(self, coupon) -> str:
+        return selectors.wallet_state(coupon, now=self.context.get("now"))
+
+
+class WalletListOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    results = WalletCouponOutput(many=True)
+
+
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField(help_text="What the QR carries: a signed, short-lived token.")
+    expires_in = serializers.IntegerField(help_text="Seconds the counter accepts it.")
+
+
+# --- Views ----------------------------------------------------------------------------------
+
+
+class OfferListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Offers within 3 km of a point (or of an area), one page",
+        parameters=[OfferQueryParams],
+        responses={200: OfferListOutput, 400: _400},
+    )
+    def get(self, request):
+        query = selectors.parse_offer_query(request.query_params)
+        if query.errors:
+            raise InvalidInput(query.errors)
+        if not query.located:
+            raise InvalidInput({"lat": _("Give lat and lng, or an area.")})
+        page = selectors.offers_near(
+            lat=query.lat,
+            lng=query.lng,
+            category=query.category or None,
+            q=query.q or None,
+            sort=query.sort,
+            page=query.page,
+        )
+        url = request.build_absolute_uri()
+        data = {
+            "page": page.page,
+            "next": replace_query_param(url, "page", page.next_page) if page.has_next else None,
+            "results": page.results,
+        }
+        return Response(OfferListOutput(data).data)
+
+
+class TemplateDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="A coupon's rules (live, paused or ended templates only)",
+        responses={200: TemplateOutput, 404: _404},
+    )
+    def get(self, request, pk: int):
+        return Response(TemplateOutput(selectors.template_for_customer(pk)).data)
+
+
+class ClaimApi(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        summary="Claim one coupon (customers; idempotent per key)",
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="A new key per claim (8-64 characters, a uuid); or body `claim_key`. "
+                "The same key again returns the same coupon (200).",
+            )
+        ],
+        request=ClaimInput,
+        responses={
+            201: CouponOutput,
+            200: OpenApiResponse(CouponOutput, description="The coupon this key already claimed"),
+            400: _400,
+            403: _403,
+            404: _404,
+            409: _409_CLAIM,
+        },
+    )
+    def post(self, request, pk: int):
+        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+        if not key and hasattr(request.data, "get"):
+            key = str(request.data.get("claim_key") or "").strip()
+        if not key:
+            raise InvalidInput(
+                {"claim_key": _("Send an Idempotency-Key header or a claim_key per claim.")}
+            )
+        now = timezone.now()
+        coupon = services.coupon_claim(
+            customer=request.user, template_id=pk, claim_key=key, now=now
+        )
+        # A new coupon carries the very ``now`` we passed; one claimed earlier under this key
+        # (a retry) was read back with its own time. No extra query to tell them apart.
+        created = coupon.claimed_at == now
+        return Response(
+            CouponOutput(coupon).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class WalletApi(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        summary="My coupons on one tab",
+        parameters=[
+            OpenApiParameter("status", str, enum=list(selectors.WALLET_TABS), default="active"),
+            OpenApiParameter("page", int),
+        ],
+        responses={200: WalletListOutput, 400: _400, 403: _403},
+    )
+    def get(self, request):
+        now = timezone.now()
+        coupons = selectors.wallet(
+            request.user, request.query_params.get("status") or "active", now=now
+        )
+        paginator = PageNumberPagination()
+        rows = paginator.paginate_queryset(coupons, request, view=self)
+        return paginator.get_paginated_response(
+            WalletCouponOutput(rows, many=True, context={"now": now}).data
+        )
+
+
+class WalletCouponApi(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        summary="One of my coupons", responses={200: WalletCouponOutput, 403: _403, 404: _404}
+    )
+    def get(self, request, pk: int):
+        return Response(WalletCouponOutput(selectors.wallet_coupon(request.user, pk)).data)
+
+
+class WalletTokenApi(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        summary="A fresh QR token for one of my active coupons (ask again every 30 s)",
+        responses={
+            200: TokenOutput,
+            403: _403,
+            404: _404,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`coupon_already_used`, `coupon_expired` (also refunded or voided)",
+            ),
+        },
+    )
+    def get(self, request, pk: int):
+        coupon = selectors.wallet_coupon(request.user, pk)
+        state = selectors.wallet_state(coupon)
+        if state == "used":
+            raise CouponAlreadyUsed()
+        if state == "expired":
+            raise CouponExpired()
+        return Response(
+            TokenOutput(
+                {
+                    "token": services.token_for(coupon.code),
+                    "expires_in": settings.COUPON_TOKEN_MAX_AGE,
+                }
+            ).data
+        )

@@ -1,0 +1,191 @@
+"""Flash crowds on PostgreSQL: real connections in threads, row locks, constraints.
+
+Each test releases its threads together (a barrier) and asserts the invariant in the database,
+not only the answers: stock never below zero, no customer above the limit, one verification
+per coupon, a campaign never above its budget.
+"""
+
+import queue
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from alliance.errors import ApplicationError
+from coupons import services
+from coupons.models import Campaign, CampaignEntry, Coupon, CouponTemplate, Verification
+from tests.coupons.factories import live_template
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+# PostgreSQL allows 100 connections here; the threads share this many at once.
+CONNECTIONS = 40
+
+
+def run_concurrently(calls) -> list:
+    """Run the calls on up to CONNECTIONS threads (each its own connection), started together.
+    Returns "ok" or the error code of each call."""
+    todo: queue.Queue = queue.Queue()
+    for call in calls:
+        todo.put(call)
+    width = min(CONNECTIONS, len(calls))
+    barrier = threading.Barrier(width)
+    results, lock = [], threading.Lock()
+
+    def worker():
+        from django.db import connection as own
+
+        try:
+            barrier.wait()
+            while True:
+                try:
+                    call = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    call()
+                    outcome = "ok"
+                except ApplicationError as exc:
+                    outcome = exc.code
+                with lock:
+                    results.append(outcome)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(width)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == len(calls)
+    return results
+
+
+def claim_call(customer, template_id, key=None):
+    key = key or uuid.uuid4().hex
+    return lambda: services.coupon_claim(customer=customer, template_id=template_id, claim_key=key)
+
+
+def test_500_customers_on_a_stock_of_50(owner, officer):
+    template = live_template(owner=owner, reviewer=officer, total_stock=50)
+    people = UserFactory.create_batch(500, role="customer")
+    results = run_concurrently([claim_call(p, template.pk) for p in people])
+    assert results.count("ok") == 50
+    assert set(results) == {"ok", "coupon_out_of_stock"}
+    template.refresh_from_db()
+    assert template.stock_left == 0
+    assert Coupon.objects.filter(template=template).count() == 50
+    assert Coupon.objects.values("customer").distinct().count() == 50
+
+
+def test_20_claims_of_one_customer_with_limit_1(owner, officer, customer):
+    template = live_template(owner=owner, reviewer=officer, per_customer_limit=1)
+    results = run_concurrently([claim_call(customer, template.pk) for _ in range(20)])
+    assert results.count("ok") == 1
+    assert set(results) == {"ok", "coupon_limit_reached"}
+    assert Coupon.objects.filter(template=template, customer=customer).count() == 1
+    template.refresh_from_db()
+    assert template.stock_left == template.total_stock - 1
+
+
+def test_20_claims_with_limit_3_give_exactly_3(owner, officer, customer):
+    template = live_template(owner=owner, reviewer=officer, per_customer_limit=3)
+    results = run_concurrently([claim_call(customer, template.pk) for _ in range(20)])
+    assert results.count("ok") == 3
+    assert Coupon.objects.filter(template=template, customer=customer).count() == 3
+    template.refresh_from_db()
+    assert template.stock_left == template.total_stock - 3
+
+
+def test_one_request_retried_at_once_gives_one_coupon(owner, officer, customer):
+    template = live_template(owner=owner, reviewer=officer, per_customer_limit=5)
+    results = run_concurrently(
+        [claim_call(customer, template.pk, key="same-tap-000001") for _ in range(10)]
+    )
+    assert results == ["ok"] * 10
+    assert Coupon.objects.filter(customer=customer).count() == 1
+
+
+def test_two_cashiers_confirming_one_coupon(owner, officer, customer, cashier):
+    template = live_template(owner=owner, reviewer=officer)
+    coupon = services.coupon_claim(customer=customer, template_id=template.pk, claim_key="x" * 10)
+    for _ in range(3):  # a few rounds: the race must be lost the same way every time
+        calls = [
+            lambda who=who: services.coupon_verify(
+                actor=who, code=coupon.code, idempotency_key=uuid.uuid4().hex
+            )
+            for who in (owner, cashier)
+        ]
+        results = run_concurrently(calls)
+        assert sorted(results) == ["coupon_already_used", "ok"]
+        assert Verification.objects.filter(coupon=coupon, undone_at__isnull=True).count() == 1
+        verification = Verification.objects.get(coupon=coupon, undone_at__isnull=True)
+        services.verification_undo(actor=owner, verification_id=verification.pk, reason="again")
+
+
+def test_a_retried_confirm_racing_itself_verifies_once(owner, officer, customer, cashier):
+    template = live_template(owner=owner, reviewer=officer)
+    coupon = services.coupon_claim(customer=customer, template_id=template.pk, claim_key="y" * 10)
+    results = run_concurrently(
+        [
+            lambda: services.coupon_verify(
+                actor=cashier, code=coupon.code, idempotency_key="k" * 16
+            )
+            for _ in range(8)
+        ]
+    )
+    assert results == ["ok"] * 8
+    assert Verification.objects.filter(coupon=coupon).count() == 1
+
+
+def test_a_campaign_never_spends_past_its_budget(owner, officer, head_office):
+    campaign = services.campaign_create(actor=head_office, name="Flash", budget_fen=21_000)
+    one = live_template(
+        owner=owner,
+        reviewer=officer,
+        obtain="campaign",
+        campaign_id=campaign.pk,
+        discount_fen=2000,
+        total_stock=100,
+    )
+    two = live_template(
+        owner=owner,
+        reviewer=officer,
+        obtain="campaign",
+        campaign_id=campaign.pk,
+        discount_fen=3000,
+        total_stock=100,
+    )
+    people = UserFactory.create_batch(60, role="customer")
+    calls = [claim_call(p, t.pk) for p in people for t in (one, two)]
+    results = run_concurrently(calls)
+    campaign.refresh_from_db()
+    assert campaign.reserved_fen <= campaign.budget_fen
+    reserved = sum(
+        Coupon.objects.filter(template__campaign=campaign).values_list("reserved_fen", flat=True)
+    )
+    assert campaign.reserved_fen == reserved
+    assert campaign.budget_fen - campaign.reserved_fen < 2000  # nothing more fits
+    assert results.count("ok") == Coupon.objects.count()
+    assert set(results) == {"ok", "campaign_budget_exhausted"}
+    counts = dict(
+        CampaignEntry.objects.values_list("kind").annotate(n=Count("pk")).values_list("kind", "n")
+    )
+    assert counts == {"reserve": Coupon.objects.count()}
+    for template in (one, two):
+        template.refresh_from_db()
+        assert template.stock_left == 100 - Coupon.objects.filter(template=template).count()
+
+
+def test_the_database_refuses_negative_stock_even_without_the_service(owner, officer):
+    from django.db import IntegrityError, transaction
+
+    template = live_template(owner=owner, reviewer=officer, total_stock=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CouponTemplate.objects.filter(pk=template.pk).update(stock_left=-1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Campaign.objects.create(name="x", budget_fen=10, reserved_fen=11, created_by=owner)
+    assert connection.vendor == "postgresql"
