@@ -3,10 +3,9 @@ owner and cashier, made through the merchants services."""
 
 import pytest
 
-from tests.merchants.conftest import sms_outbox  # noqa: F401  (autouse)
-
 from merchants import services as merchant_services
 from tests.factories import UserFactory
+from tests.merchants.conftest import sms_outbox  # noqa: F401  (autouse)
 from tests.merchants.factories import approved_merchant, near
 
 OTHER_BRANCH = (30.2450, 120.2100)  # tests/conftest.py's ``other_branch``

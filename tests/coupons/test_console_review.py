@@ -13,7 +13,6 @@ from coupons import services
 from coupons.models import Campaign, CouponTemplate, TemplateChange
 from coupons.views.console import value_in_words
 from tests.coupons.factories import draft_template, live_template, template_fields
-from tests.factories import UserFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
