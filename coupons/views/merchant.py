@@ -32,6 +32,7 @@ from ..merchant_forms import (
     ConfirmForm,
     InspectForm,
     ReasonForm,
+    WEEKDAYS,
     TemplateForm,
     new_idempotency_key,
 )
@@ -195,6 +196,40 @@ def template_edit(request, template_id: int):
     return _form_page(request, membership, form, template, status=400)
 
 
+def _weekdays_text(mask: int) -> str:
+    if mask == 127:
+        return _("Every day")
+    return ", ".join(str(label) for day, label in WEEKDAYS if mask & (1 << int(day)))
+
+
+def _change_row(change) -> dict:
+    labels = dict(Status.choices)
+    notes = {
+        "edited": _("Edited"),
+        "stock": _("Stock changed"),
+        "image": _("Image changed"),
+        "claim window closed": _("Claim window closed"),
+    }
+    note = str(notes.get(change.reason, change.reason))
+    if change.reason == "edited" and change.fields.get("new"):
+        note += ": " + ", ".join(sorted(change.fields["new"]))
+    elif change.reason == "stock" and change.fields:
+        detail = change.fields.get("added")
+        if detail is not None:
+            note += f": +{detail}"
+        elif "total_stock" in change.fields:
+            note += f": {change.fields['total_stock']}"
+    return {
+        "created_at": change.created_at,
+        "actor": change.actor,
+        "from_status": change.from_status,
+        "to_status": change.to_status,
+        "from_status_label": labels.get(change.from_status, change.from_status),
+        "to_status_label": labels.get(change.to_status, change.to_status),
+        "note": note,
+    }
+
+
 @never_cache
 @merchant_pages
 @require_http_methods(["GET"])
@@ -219,7 +254,8 @@ def template_detail(request, template_id: int):
         "is_owner": is_owner,
         "row": row,
         "template": template,
-        "history": selectors.template_history(template),
+        "history": [_change_row(c) for c in selectors.template_history(template)],
+        "weekdays_text": _weekdays_text(template.weekdays),
         "actions": actions,
         "can_edit": is_owner and template.status not in (Status.SUBMITTED, Status.ENDED),
         "stock_form": AddStockForm(),

@@ -296,6 +296,12 @@ def profile_change_decide(
         for field, value in json.loads(request.proposal).items():
             setattr(merchant, field, value)
         merchant.save()
+        # The nearby-offers rows carry the name and category customers search and filter by.
+        from coupons.services.offers import offers_merchant_renamed
+
+        offers_merchant_renamed(
+            merchant_id=merchant.pk, name=merchant.business_name, category=merchant.category
+        )
     try:
         with transaction.atomic():
             return ProfileChange.objects.create(

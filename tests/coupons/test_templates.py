@@ -362,3 +362,16 @@ def test_history_rows_cannot_change(owner):
         change.save()
     with pytest.raises(TypeError):
         change.delete()
+
+
+def test_an_approved_rename_reaches_the_offers(owner, officer, shop):
+    from merchants import services as merchant_services
+
+    live_template(owner=owner, reviewer=officer)
+    request = merchant_services.profile_change_request(
+        actor=owner, merchant_id=shop.pk, changes={"business_name": "West Lake Tea House"}
+    )
+    merchant_services.profile_change_decide(
+        actor=officer, change_id=request.pk, approve=True, reason=""
+    )
+    assert list(Offer.objects.values_list("merchant_name", flat=True)) == ["West Lake Tea House"]
