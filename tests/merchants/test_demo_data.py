@@ -6,6 +6,7 @@ from django.core.management import call_command
 
 from branches import geo
 from branches.models import Branch
+from coupons.models import Coupon, CouponTemplate, Offer
 from merchants.models import (
     Merchant,
     MerchantApplication,
@@ -23,6 +24,8 @@ def snapshot() -> dict:
         "pool": Merchant.objects.filter(stores__branch__isnull=True).count(),
         "visits": Visit.objects.count(),
         "history": StatusChange.objects.count(),
+        "templates": sorted(CouponTemplate.objects.values_list("title", "status")),
+        "coupons": sorted(Coupon.objects.values_list("status", flat=True)),
     }
 
 
@@ -43,7 +46,8 @@ def test_demo_data_twice_gives_the_same_merchants_in_every_state(db, settings, t
     assert "merchants: draft" in out.getvalue()
     branches = list(Branch.objects.filter(is_active=True))
     in_two_circles = [
-        s for s in Store.objects.all()
+        s
+        for s in Store.objects.all()
         if sum(geo.distance_m(s.lat, s.lng, b.lat, b.lng) <= 3000 for b in branches) >= 2
     ]
     assert len(in_two_circles) >= 10
@@ -53,3 +57,10 @@ def test_demo_data_twice_gives_the_same_merchants_in_every_state(db, settings, t
     assert owner.role == "owner" and cashier.role == "cashier"
     assert cashier.merchant_id == owner.merchant_id and owner.merchant.status == "active"
     assert owner.user.check_password("Alliance-2026")
+
+    # Coupons: offers to find near every branch, the tea house's review queue and wallet.
+    templates = dict(first["templates"])
+    assert len([s for _t, s in first["templates"] if s == "live"]) >= 80
+    assert templates["满200减50"] == "submitted"
+    assert first["coupons"] == ["issued", "verified"]
+    assert Offer.objects.count() >= 80

@@ -62,8 +62,13 @@ POOL_COUNT = 24  # of MERCHANT_COUNT: outside every circle, in the head-office p
 SEED = 20260101
 # How many merchants end in each state (sums to MERCHANT_COUNT).
 STATES = [
-    ("draft", 24), ("submitted", 40), ("returned", 18), ("rejected", 18),
-    ("active", 160), ("suspended", 24), ("closed", 16),
+    ("draft", 24),
+    ("submitted", 40),
+    ("returned", 18),
+    ("rejected", 18),
+    ("active", 160),
+    ("suspended", 24),
+    ("closed", 16),
 ]
 APPLICANT_PHONE = "+861350000{:04d}"  # demo applicants: +8613500000001 ...
 OWNER_PHONE = "+8613900000001"
@@ -79,13 +84,46 @@ SHOP_WORDS = {
     Category.KIDS: ["少儿美术", "英语培训", "书法教室"],
     Category.SPORTS: ["健身房", "瑜伽馆", "游泳馆", "羽毛球馆"],
 }
-PLACE_WORDS = ["湖滨", "西湖", "武林", "钱江", "滨江", "文三", "西溪", "下沙", "萧然", "良渚",
-               "运河", "南宋", "保俶", "北山", "吴山", "丰乐"]
-STREETS = ["延安路", "体育场路", "文三路", "教工路", "江南大道", "学源街", "人民路", "古墩路",
-           "凤起路", "解放路", "莫干山路", "天目山路"]
+PLACE_WORDS = [
+    "湖滨",
+    "西湖",
+    "武林",
+    "钱江",
+    "滨江",
+    "文三",
+    "西溪",
+    "下沙",
+    "萧然",
+    "良渚",
+    "运河",
+    "南宋",
+    "保俶",
+    "北山",
+    "吴山",
+    "丰乐",
+]
+STREETS = [
+    "延安路",
+    "体育场路",
+    "文三路",
+    "教工路",
+    "江南大道",
+    "学源街",
+    "人民路",
+    "古墩路",
+    "凤起路",
+    "解放路",
+    "莫干山路",
+    "天目山路",
+]
 HOURS = ["09:00-21:00", "10:00-22:00", "07:00-19:00", "11:00-23:30", "08:30-20:30"]
-VISIT_NOTES = ["介绍联盟优惠券玩法，商户有意参加周末活动", "回访收款码使用情况，一切正常",
-               "培训店员核销优惠券", "商户反映客流下降，建议报名满减活动", "了解经营贷款需求"]
+VISIT_NOTES = [
+    "介绍联盟优惠券玩法，商户有意参加周末活动",
+    "回访收款码使用情况，一切正常",
+    "培训店员核销优惠券",
+    "商户反映客流下降，建议报名满减活动",
+    "了解经营贷款需求",
+]
 
 DEMO_PASSWORD = "Alliance-2026"  # noqa: S105 - demo only; printed on purpose
 CUSTOMER_PHONE = "+8613800000001"
@@ -98,7 +136,12 @@ class Command(BaseCommand):
         for code, name, address, lat, lng in BRANCHES:
             if not Branch.objects.filter(code=code).exists():
                 services.branch_open(
-                    actor=None, code=code, name=name, address=address, lat=lat, lng=lng,
+                    actor=None,
+                    code=code,
+                    name=name,
+                    address=address,
+                    lat=lat,
+                    lng=lng,
                     reason="演示数据",
                 )
         hz001 = Branch.objects.get(code="HZ001")
@@ -107,9 +150,30 @@ class Command(BaseCommand):
             (Role.CUSTOMER, CUSTOMER_PHONE, None, None, "陈小姐", None),
             (Role.MERCHANT_OWNER, "+8613900000001", None, None, "王老板", DEMO_PASSWORD),
             (Role.MERCHANT_STAFF, "+8613900000002", None, None, "收银员小李", DEMO_PASSWORD),
-            (Role.BRANCH_OFFICER, "+8613700000001", "officer.hz001", hz001, "张经理", DEMO_PASSWORD),
-            (Role.BRANCH_OFFICER, "+8613700000003", "officer.hz002", hz002, "赵经理", DEMO_PASSWORD),
-            (Role.BRANCH_MANAGER, "+8613700000002", "manager.hz001", hz001, "刘行长", DEMO_PASSWORD),
+            (
+                Role.BRANCH_OFFICER,
+                "+8613700000001",
+                "officer.hz001",
+                hz001,
+                "张经理",
+                DEMO_PASSWORD,
+            ),
+            (
+                Role.BRANCH_OFFICER,
+                "+8613700000003",
+                "officer.hz002",
+                hz002,
+                "赵经理",
+                DEMO_PASSWORD,
+            ),
+            (
+                Role.BRANCH_MANAGER,
+                "+8613700000002",
+                "manager.hz001",
+                hz001,
+                "刘行长",
+                DEMO_PASSWORD,
+            ),
             (Role.HEAD_OFFICE, "+8613600000001", "headoffice", None, "总行运营", DEMO_PASSWORD),
         ]
         hashed = make_password(DEMO_PASSWORD)
@@ -137,22 +201,27 @@ class Command(BaseCommand):
                 user.save()
         with override_settings(ALLIANCE_SMS_BACKEND="accounts.sms.MemoryBackend"):
             counts = DemoMerchants(self.stdout).load()
+            from coupons.demo import DemoCoupons
+
+            counts |= DemoCoupons(owner_phone=OWNER_PHONE, customer_phone=CUSTOMER_PHONE).load()
         from accounts import sms
 
         sms.outbox.clear()  # the demo applicants' notifications, not worth printing
         self._print_logins(logins)
         self.stdout.write(
-            "  merchants: "
-            + ", ".join(f"{state} {n}" for state, n in counts.items())
+            "  merchants: " + ", ".join(f"{state} {n}" for state, n in counts.items())
         )
 
     def _print_logins(self, logins) -> None:
         out = self.stdout
         out.write("")
         out.write(self.style.SUCCESS("Merchant Alliance demo — http://127.0.0.1:8000/"))
-        out.write(f"  {Branch.objects.count()} branches in Hangzhou; logins (password {DEMO_PASSWORD}):")
+        out.write(
+            f"  {Branch.objects.count()} branches in Hangzhou; logins (password {DEMO_PASSWORD}):"
+        )
         pages = {
-            Role.CUSTOMER: reverse("accounts:login") + "  (the SMS code is printed in this terminal)",
+            Role.CUSTOMER: reverse("accounts:login")
+            + "  (the SMS code is printed in this terminal)",
             Role.MERCHANT_OWNER: reverse("accounts:merchant_login"),
             Role.MERCHANT_STAFF: reverse("accounts:merchant_login"),
         }
@@ -217,9 +286,10 @@ class DemoMerchants:
         merchants = Merchant.objects.filter(application__in=demo)
         for status, n in merchants.values_list("status").annotate(n=Count("pk")).order_by():
             counts[status] = n
-        counts["pool"] = merchants.filter(stores__branch__isnull=True).count() + demo.filter(
-            status="submitted", branch__isnull=True
-        ).count()
+        counts["pool"] = (
+            merchants.filter(stores__branch__isnull=True).count()
+            + demo.filter(status="submitted", branch__isnull=True).count()
+        )
         counts["visits"] = Visit.objects.filter(merchant__in=merchants).count()
         return counts
 
@@ -240,7 +310,10 @@ class DemoMerchants:
                 # of two circles, a few on the edge or just outside.
                 metres = 3100 * math.sqrt(self.rng.random())
                 plan.append(
-                    (state, geo.destination(branch.lat, branch.lng, self.rng.uniform(0, 360), metres))
+                    (
+                        state,
+                        geo.destination(branch.lat, branch.lng, self.rng.uniform(0, 360), metres),
+                    )
                 )
         return plan
 
@@ -261,7 +334,8 @@ class DemoMerchants:
             business_name=name,
             category=category,
             credit_code=first17 + check_character(first17),
-            legal_representative=rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["伟", "芳", "敏", "静", "强", "磊"]),
+            legal_representative=rng.choice("王李张刘陈杨赵黄周吴")
+            + rng.choice(["伟", "芳", "敏", "静", "强", "磊"]),
             contact_phone=f"+86137{n:08d}",
             settlement_bank="联盟银行杭州分行",
             settlement_account_name=f"杭州{name}有限公司",
@@ -315,8 +389,11 @@ class DemoMerchants:
             merchant_services.application_create(
                 applicant=user,
                 data=merchant_services.ApplicationFields(
-                    business_name=fields.business_name, category=fields.category,
-                    store_name=fields.store_name, lat=fields.lat, lng=fields.lng,
+                    business_name=fields.business_name,
+                    category=fields.category,
+                    store_name=fields.store_name,
+                    lat=fields.lat,
+                    lng=fields.lng,
                 ),
             )
             return
@@ -331,7 +408,9 @@ class DemoMerchants:
             return
         if state == "returned":
             merchant_services.application_return(
-                actor=reviewer, application_id=application.pk, comments="营业执照照片不清晰，请重新上传"
+                actor=reviewer,
+                application_id=application.pk,
+                comments="营业执照照片不清晰，请重新上传",
             )
             return
         if state == "rejected":
@@ -395,7 +474,8 @@ class DemoMerchants:
             )
             application = self._submit(owner, fields)
             merchant = merchant_services.application_approve(
-                actor=self._reviewer(application), application_id=application.pk,
+                actor=self._reviewer(application),
+                application_id=application.pk,
                 fee_plan_id=fee_plan.pk,
             )
             self._visits(merchant, application, 2)
