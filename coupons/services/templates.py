@@ -564,3 +564,20 @@ def templates_end_due(*, now: datetime | None = None) -> int:
                 )
                 ended += 1
     return ended
+
+
+def templates_end_for_merchant(*, merchant_id: int, actor, reason: str) -> int:
+    """Inside the closing of a merchant: end every template still open (submitted ones are
+    rejected: nobody should review a closed merchant's coupons). Coupons held stay as they are
+    (refunds of paid ones come with payments)."""
+    ended = 0
+    open_ = (Status.DRAFT, Status.SUBMITTED, Status.APPROVED, Status.LIVE, Status.PAUSED)
+    ids = CouponTemplate.objects.filter(merchant_id=merchant_id, status__in=open_)
+    for template_id in list(ids.order_by("pk").values_list("pk", flat=True)):
+        template = lock_template(template_id)
+        to = Status.REJECTED if template.status == Status.SUBMITTED else Status.ENDED
+        if template.status == Status.DRAFT:
+            continue  # a draft is nobody's concern; it can no longer be submitted
+        _move(template, actor=actor, to=to, allowed=(template.status,), reason=reason)
+        ended += 1
+    return ended

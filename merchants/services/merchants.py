@@ -81,14 +81,19 @@ def merchant_reinstate(*, actor: User, merchant_id: int, reason: str) -> Merchan
 
 @transaction.atomic(durable=True)
 def merchant_close(*, actor: User, merchant_id: int, reason: str) -> Merchant:
-    """Close a merchant for good (frees its credit code for a new application)."""
-    return _transition(
+    """Close a merchant for good (frees its credit code for a new application). Its coupon
+    templates end in the same transaction: nothing of a closed merchant stays on offer."""
+    merchant = _transition(
         actor=actor,
         merchant_id=merchant_id,
         to=Status.CLOSED,
         allowed_from=(Status.ACTIVE, Status.SUSPENDED),
         reason=reason,
     )
+    from coupons.services.templates import templates_end_for_merchant
+
+    templates_end_for_merchant(merchant_id=merchant.pk, actor=actor, reason=reason)
+    return merchant
 
 
 @transaction.atomic(durable=True)

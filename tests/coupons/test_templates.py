@@ -375,3 +375,18 @@ def test_an_approved_rename_reaches_the_offers(owner, officer, shop):
         actor=officer, change_id=request.pk, approve=True, reason=""
     )
     assert list(Offer.objects.values_list("merchant_name", flat=True)) == ["West Lake Tea House"]
+
+
+def test_closing_a_merchant_ends_its_offers(owner, officer, manager, shop):
+    from merchants import services as merchant_services
+
+    live = live_template(owner=owner, reviewer=officer)
+    waiting = draft_template(owner=owner)
+    services.template_submit(actor=owner, template_id=waiting.pk)
+    merchant_services.merchant_close(actor=manager, merchant_id=shop.pk, reason="Moved away")
+    live.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (live.status, waiting.status) == (Status.ENDED, Status.REJECTED)
+    assert not Offer.objects.exists()
+    change = TemplateChange.objects.filter(template=live).last()
+    assert (change.actor, change.reason) == (manager, "Moved away")
