@@ -1,7 +1,7 @@
 """Every write of the coupons domain (see the modules for the rules each one keeps)."""
 
 from .campaigns import campaign_close, campaign_create, campaign_set_budget
-from .claiming import coupon_claim
+from .claiming import coupon_claim, coupon_exchange
 from .expiry import coupons_expire_due
 from .templates import (
     TemplateFields,
@@ -29,6 +29,7 @@ __all__ = [
     "campaign_set_budget",
     "code_from_token",
     "coupon_claim",
+    "coupon_exchange",
     "coupon_inspect",
     "coupon_verify",
     "coupon_void",

@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
 from accounts.models import User
 from alliance.errors import Forbidden
+from points.services import points_spend_within
 
 from ..errors import (
     CouponDailyCapReached,
@@ -55,9 +57,14 @@ def _claimable_template(template_id: int) -> CouponTemplate:
     return template
 
 
-def refusal(template: CouponTemplate, *, now: datetime) -> type | None:
-    """Why this template cannot be claimed by anybody now (an error class), or None."""
-    if template.obtain not in (CouponTemplate.Obtain.FREE, CouponTemplate.Obtain.CAMPAIGN):
+FREE = (CouponTemplate.Obtain.FREE, CouponTemplate.Obtain.CAMPAIGN)
+FOR_POINTS = (CouponTemplate.Obtain.POINTS,)
+
+
+def refusal(template: CouponTemplate, *, now: datetime, obtain=FREE) -> type | None:
+    """Why this template cannot be claimed (``obtain``: the ways this call may obtain it) by
+    anybody now (an error class), or None."""
+    if template.obtain not in obtain:
         return CouponNotClaimable
     if template.status == Status.ENDED or now >= template.claim_end:
         return CouponEnded
@@ -119,13 +126,24 @@ def _claim(*, customer: User, template: CouponTemplate, claim_key: str, now: dat
         budget_reserve(
             campaign_id=template.campaign_id, coupon=coupon, amount_fen=coupon.reserved_fen
         )
+    if template.obtain == CouponTemplate.Obtain.POINTS:
+        points_spend_within(
+            customer_id=customer.pk,
+            points=template.points_price,
+            idempotency_key=f"coupon-exchange:{customer.pk}:{claim_key}",
+            reference_type="coupon",
+            reference_id=coupon.pk,
+            reason=template.title,
+            actor=customer,
+            now=now,
+        )
     # Last: the row every winner needs stays locked only until the commit just after this.
     taken = CouponTemplate.objects.filter(
         pk=template.pk, status=Status.LIVE, stock_left__gt=0, claim_end__gt=now
     ).update(stock_left=F("stock_left") - 1)
     if taken != 1:
         template.refresh_from_db(fields=["status", "stock_left", "claim_end"])
-        raise (refusal(template, now=now) or CouponOutOfStock)()
+        raise (refusal(template, now=now, obtain=(template.obtain,)) or CouponOutOfStock)()
     record_event(coupon=coupon, actor=customer, from_status="", to_status=Coupon.Status.ISSUED)
     return coupon
 
@@ -153,19 +171,36 @@ def coupon_claim(
     campaign budget (conditional update, ``reserved + spent <= budget``) each hold in the
     database under any concurrency; a refused claim writes nothing.
     """
+    return _obtain(
+        customer=customer, template_id=template_id, claim_key=claim_key, now=now, obtain=FREE
+    )
+
+
+def coupon_exchange(
+    *, customer: User, template_id: int, claim_key: str, now: datetime | None = None
+) -> Coupon:
+    """Exchange points for a coupon: :func:`coupon_claim` for a template obtained by points,
+    and the points are spent (oldest lot first) in the same transaction — the customer gets
+    the coupon and pays, or neither (``points_insufficient``). Idempotent by ``claim_key``."""
+    return _obtain(
+        customer=customer, template_id=template_id, claim_key=claim_key, now=now, obtain=FOR_POINTS
+    )
+
+
+def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupon:
     if not roles.is_customer(customer):
         raise Forbidden()
     claim_key = (claim_key or "").strip()
     if not 8 <= len(claim_key) <= 64:
-        raise InvalidInput({"claim_key": "Send a unique key of 8 to 64 characters per claim."})
+        raise InvalidInput({"claim_key": _("Send a unique key of 8 to 64 characters per claim.")})
     existing = Coupon.objects.filter(customer=customer, claim_key=claim_key).first()
     if existing is not None:
         if existing.template_id != template_id:
-            raise InvalidInput({"claim_key": "This key was used for another coupon."})
+            raise InvalidInput({"claim_key": _("This key was used for another coupon.")})
         return existing
     now = now or timezone.now()
     template = _claimable_template(template_id)
-    reason = refusal(template, now=now)
+    reason = refusal(template, now=now, obtain=obtain)
     if reason is not None:
         raise reason()
     held = Coupon.objects.filter(template=template, customer=customer).count()

@@ -12,7 +12,7 @@ from .ledger import (
     points_post,
     system_account,
 )
-from .spending import points_refund_spend, points_spend, points_transfer
+from .spending import points_refund_spend, points_spend, points_spend_within, points_transfer
 from .tiers import points_earn_for_payment, tier_evaluate, tier_record_spending
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "points_refund_spend",
     "points_release_pending",
     "points_spend",
+    "points_spend_within",
     "points_transfer",
     "system_account",
     "tier_evaluate",

@@ -38,8 +38,8 @@ from .ledger import (
 from .lots import Entry, State, consume_fifo, new_lot
 
 
-@transaction.atomic(durable=True)
-def points_spend(
+@transaction.atomic
+def points_spend_within(
     *,
     customer_id: int,
     points: int,
@@ -58,7 +58,8 @@ def points_spend(
     paid. Lots past their expiry are never spent, even before the expiry job has run. Refuses
     ``points_insufficient`` and never overdraws: the account row is locked, the balance
     update is conditional, and the database refuses a negative balance. Atomic, idempotent by
-    key.
+    key. Runs inside the caller's transaction (a coupon exchanged for points commits with the
+    coupon or not at all); :func:`points_spend` is the same as a transaction of its own.
     """
     now = now or timezone.now()
     check_points(points)
@@ -80,6 +81,10 @@ def points_spend(
     lines = consume_fifo(entry=entry, account_id=customer.pk, points=points, now=now)
     write_lines(entry, [*lines, Line(account_id=clearing.pk, amount=points)], accounts)
     return entry
+
+
+# The same as a transaction of its own: committed when it returns.
+points_spend = transaction.atomic(durable=True)(points_spend_within)
 
 
 @transaction.atomic(durable=True)

@@ -189,3 +189,29 @@ def test_the_database_refuses_negative_stock_even_without_the_service(owner, off
     with pytest.raises(IntegrityError), transaction.atomic():
         Campaign.objects.create(name="x", budget_fen=10, reserved_fen=11, created_by=owner)
     assert connection.vendor == "postgresql"
+
+
+def test_concurrent_exchanges_never_overdraw_points(owner, officer, customer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from points import services as points_services
+    from tests.points.factories import earn_available
+
+    earn_available(customer, 1000, now=timezone.now() - timedelta(days=10))
+    template = live_template(
+        owner=owner, reviewer=officer, obtain="points", points_price=500, per_customer_limit=5
+    )
+    results = run_concurrently(
+        [
+            lambda: services.coupon_exchange(
+                customer=customer, template_id=template.pk, claim_key=uuid.uuid4().hex
+            )
+            for _ in range(10)
+        ]
+    )
+    assert results.count("ok") == 2
+    assert set(results) == {"ok", "points_insufficient"}
+    assert points_services.customer_account(customer_id=customer.pk).balance == 0
+    assert Coupon.objects.filter(customer=customer).count() == 2
