@@ -70,8 +70,18 @@ class TemplateChangeInline(ReadOnlyInline):
 
 @admin.register(CouponTemplate)
 class CouponTemplateAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "title", "merchant", "kind", "status", "stock", "funded_by",
-                    "campaign", "claim_start", "claim_end"]
+    list_display = [
+        "pk",
+        "title",
+        "merchant",
+        "kind",
+        "status",
+        "stock",
+        "funded_by",
+        "campaign",
+        "claim_start",
+        "claim_end",
+    ]
     list_filter = ["status", "kind", "obtain", "funded_by"]
     list_select_related = ["merchant", "campaign"]
     search_fields = ["title", "merchant__code", "merchant__business_name"]
@@ -93,8 +103,15 @@ class TemplateChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(Coupon)
 class CouponAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "template", "customer_phone", "status", "claimed_at", "valid_until",
-                    "closed_at"]
+    list_display = [
+        "pk",
+        "template",
+        "customer_phone",
+        "status",
+        "claimed_at",
+        "valid_until",
+        "closed_at",
+    ]
     list_filter = ["status"]
     list_select_related = ["template", "customer"]
     search_fields = ["=code", "customer__phone", "template__title"]
@@ -118,8 +135,16 @@ class CampaignEntryInline(ReadOnlyInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(ReadOnlyAdmin):
-    list_display = ["name", "branch", "budget", "reserved", "spent", "available", "is_active",
-                    "created_at"]
+    list_display = [
+        "name",
+        "branch",
+        "budget",
+        "reserved",
+        "spent",
+        "available",
+        "is_active",
+        "created_at",
+    ]
     list_filter = ["is_active", "branch"]
     list_select_related = ["branch"]
     search_fields = ["name"]

@@ -25,7 +25,7 @@ MAX_FEN = 100_000_000
 
 
 def yuan_to_fen(text) -> int:
-    """"20.5" / "¥1,234.56" -> 2050 / 123456 fen. The one place typed yuan become fen: parsed
+    """ "20.5" / "¥1,234.56" -> 2050 / 123456 fen. The one place typed yuan become fen: parsed
     as a Decimal (never a float), refused with more than 2 decimals, below zero or absurdly
     large. Empty is 0."""
     cleaned = re.sub(r"[\s,，¥￥]", "", str(text or ""))
@@ -75,7 +75,7 @@ _SLOT_SPLIT = re.compile(r"[,，;；\s]+")
 
 
 def parse_time_slots(text: str) -> list[list[str]]:
-    """"11:00-14:00, 17:00-21:00" -> [["11:00", "14:00"], ["17:00", "21:00"]]. Only the
+    """ "11:00-14:00, 17:00-21:00" -> [["11:00", "14:00"], ["17:00", "21:00"]]. Only the
     shape is checked here; the service checks the hours."""
     slots = []
     for chunk in _SLOT_SPLIT.split((text or "").strip()):
@@ -337,23 +337,23 @@ class InspectForm(forms.Form):
     code = forms.CharField(
         label=_("Coupon code"),
         required=False,
-        max_length=40,
+        max_length=200,  # a USB scanner "types" the whole QR token here
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
         ),
     )
     token = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
-    store = forms.ModelChoiceField(
-        label=_("Store"), queryset=Store.objects.none(), required=False
-    )
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.none(), required=False)
 
     def __init__(self, *args, merchant: Merchant, **kwargs):
         super().__init__(*args, **kwargs)
-        stores = merchant.stores.order_by("pk")
-        self.fields["store"].queryset = stores
-        self.several_stores = stores.count() > 1
-        if not self.several_stores:
+        stores = list(merchant.stores.order_by("pk"))
+        self.fields["store"].queryset = merchant.stores.order_by("pk")
+        self.several_stores = len(stores) > 1
+        if len(stores) == 1:
+            # One store: it is where the coupon is used (recorded on the verification).
             self.fields["store"].widget = forms.HiddenInput()
+            self.fields["store"].initial = stores[0].pk
 
     def clean(self):
         data = super().clean()

@@ -417,7 +417,11 @@ class Offer(Located):
     claim_end = models.DateTimeField()
 
     class Meta(Located.Meta):
-        indexes = [models.Index(fields=["published_at"])]
+        indexes = [
+            models.Index(fields=["published_at"]),
+            # A category with few offers nearby is found without walking every offer's cell.
+            models.Index(fields=["category", "h3_cell"]),
+        ]
         constraints = [
             *Located.Meta.constraints,
             models.UniqueConstraint(fields=["template", "store"], name="offer_template_store"),

@@ -229,6 +229,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema name per shared choice set (several serializers use each).
+    "ENUM_NAME_OVERRIDES": {
+        "CouponKindEnum": "coupons.models.Kind",
+        "TemplateStatusEnum": "coupons.models.TemplateStatus",
+        "CouponStatusEnum": "coupons.models.CouponStatus",
+        "DocumentKindEnum": "merchants.models.DocumentKind",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------

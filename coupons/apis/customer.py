@@ -43,7 +43,7 @@ _409_CLAIM = OpenApiResponse(
 # --- Serializers ------------------------------------------------------------------------------
 
 
-class OfferQueryParams(serializers.Serializer):
+class CustomerOfferQueryParams(serializers.Serializer):
     """For the schema only: the parameters are parsed by ``selectors.parse_offer_query``."""
 
     lat = serializers.FloatField(required=False, help_text="WGS-84 latitude (with lng)")
@@ -59,7 +59,7 @@ class OfferQueryParams(serializers.Serializer):
     page = serializers.IntegerField(required=False, min_value=1, default=1)
 
 
-class StoreOutput(serializers.Serializer):
+class CustomerStoreOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     address = serializers.CharField()
@@ -68,7 +68,7 @@ class StoreOutput(serializers.Serializer):
     lng = serializers.FloatField()
 
 
-class OfferOutput(serializers.Serializer):
+class CustomerOfferOutput(serializers.Serializer):
     id = serializers.IntegerField(help_text="The offer (one per template and store).")
     template_id = serializers.IntegerField()
     title = serializers.CharField(source="template.title")
@@ -78,7 +78,7 @@ class OfferOutput(serializers.Serializer):
     merchant_id = serializers.IntegerField()
     merchant_name = serializers.CharField()
     category = serializers.CharField()
-    store = StoreOutput()
+    store = CustomerStoreOutput()
     distance_m = serializers.FloatField(help_text="Great-circle distance from the point, metres.")
     distance = serializers.CharField(source="distance_label", help_text="350 m, 1.2 km")
     claim_start = serializers.DateTimeField()
@@ -88,13 +88,13 @@ class OfferOutput(serializers.Serializer):
     claimed = serializers.IntegerField(source="template.claimed")
 
 
-class OfferListOutput(serializers.Serializer):
+class CustomerOfferListOutput(serializers.Serializer):
     page = serializers.IntegerField()
     next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
-    results = OfferOutput(many=True)
+    results = CustomerOfferOutput(many=True)
 
 
-class RulesOutput(serializers.Serializer):
+class CustomerRulesOutput(serializers.Serializer):
     value = serializers.CharField()
     claim_window = serializers.CharField()
     min_spend = serializers.CharField()
@@ -106,9 +106,9 @@ class RulesOutput(serializers.Serializer):
     obtain = serializers.CharField()
 
 
-class TemplateOutput(serializers.ModelSerializer):
+class CustomerTemplateOutput(serializers.ModelSerializer):
     merchant_name = serializers.CharField(source="merchant.business_name")
-    stores = StoreOutput(many=True)
+    stores = CustomerStoreOutput(many=True)
     rules = serializers.SerializerMethodField(help_text="The rules in plain words.")
     claim_state = serializers.SerializerMethodField(
         help_text="open, or why nobody can claim now: not_claimable, ended, paused, "
@@ -127,21 +127,21 @@ class TemplateOutput(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
-    def get_rules(self, template) -> RulesOutput:
-        return RulesOutput(selectors.rules_of(template)).data
+    def get_rules(self, template) -> CustomerRulesOutput:
+        return CustomerRulesOutput(selectors.rules_of(template)).data
 
     def get_claim_state(self, template) -> str:
         return selectors.claim_state(template)
 
 
-class ClaimInput(serializers.Serializer):
+class CustomerClaimInput(serializers.Serializer):
     claim_key = serializers.CharField(
         required=False,
         help_text=f"Or the `{IDEMPOTENCY_HEADER}` header: a new key (a uuid) per tap.",
     )
 
 
-class CouponOutput(serializers.ModelSerializer):
+class CustomerCouponOutput(serializers.ModelSerializer):
     """A coupon as the claim returns it: its own row only (no join on the hot path)."""
 
     class Meta:
@@ -150,15 +150,15 @@ class CouponOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class WalletCouponOutput(CouponOutput):
+class CustomerWalletCouponOutput(CustomerCouponOutput):
     title = serializers.CharField(source="template.title")
     value = serializers.SerializerMethodField()
     merchant_id = serializers.IntegerField(source="template.merchant_id")
     merchant_name = serializers.CharField(source="template.merchant.business_name")
     tab = serializers.SerializerMethodField(help_text="active, used or expired")
 
-    class Meta(CouponOutput.Meta):
-        fields = [*CouponOutput.Meta.fields, "title", "value", "merchant_id", "merchant_name",
+    class Meta(CustomerCouponOutput.Meta):
+        fields = [*CustomerCouponOutput.Meta.fields, "title", "value", "merchant_id", "merchant_name",
                   "tab", "closed_at"]  # fmt: skip
         read_only_fields = fields
 
@@ -169,13 +169,13 @@ class WalletCouponOutput(CouponOutput):
         return selectors.wallet_state(coupon, now=self.context.get("now"))
 
 
-class WalletListOutput(serializers.Serializer):
+class CustomerWalletListOutput(serializers.Serializer):
     count = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)
-    results = WalletCouponOutput(many=True)
+    results = CustomerWalletCouponOutput(many=True)
 
 
-class TokenOutput(serializers.Serializer):
+class CustomerTokenOutput(serializers.Serializer):
     token = serializers.CharField(help_text="What the QR carries: a signed, short-lived token.")
     expires_in = serializers.IntegerField(help_text="Seconds the counter accepts it.")
 
@@ -188,8 +188,8 @@ class OfferListApi(APIView):
 
     @extend_schema(
         summary="Offers within 3 km of a point (or of an area), one page",
-        parameters=[OfferQueryParams],
-        responses={200: OfferListOutput, 400: _400},
+        parameters=[CustomerOfferQueryParams],
+        responses={200: CustomerOfferListOutput, 400: _400},
     )
     def get(self, request):
         query = selectors.parse_offer_query(request.query_params)
@@ -211,7 +211,7 @@ class OfferListApi(APIView):
             "next": replace_query_param(url, "page", page.next_page) if page.has_next else None,
             "results": page.results,
         }
-        return Response(OfferListOutput(data).data)
+        return Response(CustomerOfferListOutput(data).data)
 
 
 class TemplateDetailApi(APIView):
@@ -219,10 +219,10 @@ class TemplateDetailApi(APIView):
 
     @extend_schema(
         summary="A coupon's rules (live, paused or ended templates only)",
-        responses={200: TemplateOutput, 404: _404},
+        responses={200: CustomerTemplateOutput, 404: _404},
     )
     def get(self, request, pk: int):
-        return Response(TemplateOutput(selectors.template_for_customer(pk)).data)
+        return Response(CustomerTemplateOutput(selectors.template_for_customer(pk)).data)
 
 
 class ClaimApi(APIView):
@@ -240,10 +240,12 @@ class ClaimApi(APIView):
                 "The same key again returns the same coupon (200).",
             )
         ],
-        request=ClaimInput,
+        request=CustomerClaimInput,
         responses={
-            201: CouponOutput,
-            200: OpenApiResponse(CouponOutput, description="The coupon this key already claimed"),
+            201: CustomerCouponOutput,
+            200: OpenApiResponse(
+                CustomerCouponOutput, description="The coupon this key already claimed"
+            ),
             400: _400,
             403: _403,
             404: _404,
@@ -266,7 +268,7 @@ class ClaimApi(APIView):
         # (a retry) was read back with its own time. No extra query to tell them apart.
         created = coupon.claimed_at == now
         return Response(
-            CouponOutput(coupon).data,
+            CustomerCouponOutput(coupon).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -280,7 +282,7 @@ class WalletApi(APIView):
             OpenApiParameter("status", str, enum=list(selectors.WALLET_TABS), default="active"),
             OpenApiParameter("page", int),
         ],
-        responses={200: WalletListOutput, 400: _400, 403: _403},
+        responses={200: CustomerWalletListOutput, 400: _400, 403: _403},
     )
     def get(self, request):
         now = timezone.now()
@@ -290,7 +292,7 @@ class WalletApi(APIView):
         paginator = PageNumberPagination()
         rows = paginator.paginate_queryset(coupons, request, view=self)
         return paginator.get_paginated_response(
-            WalletCouponOutput(rows, many=True, context={"now": now}).data
+            CustomerWalletCouponOutput(rows, many=True, context={"now": now}).data
         )
 
 
@@ -298,10 +300,11 @@ class WalletCouponApi(APIView):
     permission_classes = [IsCustomer]
 
     @extend_schema(
-        summary="One of my coupons", responses={200: WalletCouponOutput, 403: _403, 404: _404}
+        summary="One of my coupons",
+        responses={200: CustomerWalletCouponOutput, 403: _403, 404: _404},
     )
     def get(self, request, pk: int):
-        return Response(WalletCouponOutput(selectors.wallet_coupon(request.user, pk)).data)
+        return Response(CustomerWalletCouponOutput(selectors.wallet_coupon(request.user, pk)).data)
 
 
 class WalletTokenApi(APIView):
@@ -310,7 +313,7 @@ class WalletTokenApi(APIView):
     @extend_schema(
         summary="A fresh QR token for one of my active coupons (ask again every 30 s)",
         responses={
-            200: TokenOutput,
+            200: CustomerTokenOutput,
             403: _403,
             404: _404,
             409: OpenApiResponse(
@@ -327,7 +330,7 @@ class WalletTokenApi(APIView):
         if state == "expired":
             raise CouponExpired()
         return Response(
-            TokenOutput(
+            CustomerTokenOutput(
                 {
                     "token": services.token_for(coupon.code),
                     "expires_in": settings.COUPON_TOKEN_MAX_AGE,

@@ -65,7 +65,7 @@ def parse(serializer_class, request, **kwargs) -> dict:
 # --- Serializers ------------------------------------------------------------------------------
 
 
-class TemplateInput(serializers.Serializer):
+class MerchantTemplateInput(serializers.Serializer):
     """What the owner writes. Money in integer fen; times ISO 8601 (local: Asia/Shanghai);
     ``weekdays`` a bitmask (bit 0 = Monday, 127 = every day); ``time_slots`` local
     ``[["11:00", "14:00"], ...]`` (empty = all day). The service checks the rules."""
@@ -97,19 +97,21 @@ class TemplateInput(serializers.Serializer):
     start_delay_days = serializers.IntegerField(required=False)
     weekdays = serializers.IntegerField(required=False)
     time_slots = serializers.ListField(
-        child=serializers.ListField(child=serializers.CharField(max_length=5), min_length=2, max_length=2),
+        child=serializers.ListField(
+            child=serializers.CharField(max_length=5), min_length=2, max_length=2
+        ),
         required=False,
     )
 
 
-class NumbersOutput(serializers.Serializer):
+class MerchantNumbersOutput(serializers.Serializer):
     claimed = serializers.IntegerField()
     verified = serializers.IntegerField()
     expired = serializers.IntegerField()
     conversion_percent = serializers.IntegerField(allow_null=True)
 
 
-class TemplateOutput(serializers.ModelSerializer):
+class MerchantTemplateOutput(serializers.ModelSerializer):
     store_ids = serializers.SerializerMethodField()
     value_text = serializers.SerializerMethodField()
     numbers = serializers.SerializerMethodField()
@@ -164,13 +166,13 @@ class TemplateOutput(serializers.ModelSerializer):
     def get_value_text(self, template) -> str:
         return selectors.value_text(template)
 
-    @extend_schema_field(NumbersOutput)
+    @extend_schema_field(MerchantNumbersOutput)
     def get_numbers(self, template) -> dict:
         numbers = self.context.get("numbers", {}).get(template.pk, selectors.TemplateNumbers())
-        return NumbersOutput(numbers).data
+        return MerchantNumbersOutput(numbers).data
 
 
-class TemplateChangeOutput(serializers.ModelSerializer):
+class MerchantTemplateChangeOutput(serializers.ModelSerializer):
     actor = serializers.StringRelatedField()
 
     class Meta:
@@ -179,19 +181,19 @@ class TemplateChangeOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReasonInput(serializers.Serializer):
+class MerchantReasonInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
-class AddStockInput(serializers.Serializer):
+class MerchantAddStockInput(serializers.Serializer):
     more = serializers.IntegerField()
 
 
-class SetStockInput(serializers.Serializer):
+class MerchantSetStockInput(serializers.Serializer):
     total_stock = serializers.IntegerField()
 
 
-class CouponSummary(serializers.ModelSerializer):
+class MerchantCouponSummary(serializers.ModelSerializer):
     template_id = serializers.IntegerField()
     title = serializers.CharField(source="template.title")
     kind = serializers.CharField(source="template.kind")
@@ -218,7 +220,7 @@ class CouponSummary(serializers.ModelSerializer):
         return selectors.value_text(coupon.template)
 
 
-class InspectInput(serializers.Serializer):
+class MerchantInspectInput(serializers.Serializer):
     """The scanned QR (``token``) or the typed ``code``; ``store_id`` where it is used."""
 
     token = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -226,14 +228,14 @@ class InspectInput(serializers.Serializer):
     store_id = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
-class InspectionOutput(serializers.Serializer):
-    coupon = CouponSummary()
+class MerchantInspectionOutput(serializers.Serializer):
+    coupon = MerchantCouponSummary()
     usable = serializers.BooleanField()
     reason = serializers.CharField(allow_null=True, help_text="Why not usable, or null.")
     message = serializers.CharField(allow_blank=True)
 
 
-class ConfirmInput(serializers.Serializer):
+class MerchantConfirmInput(serializers.Serializer):
     """``idempotency_key`` here or in the ``Idempotency-Key`` header (8 to 64 characters)."""
 
     code = serializers.CharField(max_length=40)
@@ -241,8 +243,8 @@ class ConfirmInput(serializers.Serializer):
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=64)
 
 
-class VerificationOutput(serializers.ModelSerializer):
-    coupon = CouponSummary()
+class MerchantVerificationOutput(serializers.ModelSerializer):
+    coupon = MerchantCouponSummary()
     verified_by = serializers.StringRelatedField()
     undone_by = serializers.StringRelatedField()
 
@@ -267,7 +269,7 @@ class VerificationOutput(serializers.ModelSerializer):
 def _template_response(request, membership, template_id: int, *, code=status.HTTP_200_OK):
     row = selectors.template_row(membership, template_id)
     context = {"request": request, "numbers": {row.template.pk: row.numbers}}
-    return Response(TemplateOutput(row.template, context=context).data, status=code)
+    return Response(MerchantTemplateOutput(row.template, context=context).data, status=code)
 
 
 class TemplateListApi(APIView):
@@ -275,21 +277,23 @@ class TemplateListApi(APIView):
 
     @extend_schema(
         summary="My merchant's templates with claimed / verified / expired and conversion",
-        responses={200: TemplateOutput(many=True), **ERRORS},
+        responses={200: MerchantTemplateOutput(many=True), **ERRORS},
     )
     def get(self, request):
         rows = selectors.template_rows(_membership(request))
         context = {"request": request, "numbers": {r.template.pk: r.numbers for r in rows}}
-        return Response(TemplateOutput([r.template for r in rows], many=True, context=context).data)
+        return Response(
+            MerchantTemplateOutput([r.template for r in rows], many=True, context=context).data
+        )
 
     @extend_schema(
         summary="Write a new template (owner): a draft",
-        request=TemplateInput,
-        responses={201: TemplateOutput, **ERRORS},
+        request=MerchantTemplateInput,
+        responses={201: MerchantTemplateOutput, **ERRORS},
     )
     def post(self, request):
         membership = _membership(request)
-        data = services.TemplateFields(**parse(TemplateInput, request))
+        data = services.TemplateFields(**parse(MerchantTemplateInput, request))
         template = services.template_create(actor=request.user, data=data)
         return _template_response(request, membership, template.pk, code=status.HTTP_201_CREATED)
 
@@ -297,14 +301,16 @@ class TemplateListApi(APIView):
 class TemplateDetailApi(APIView):
     permission_classes = [IsMerchant]
 
-    @extend_schema(summary="One template with its numbers", responses={200: TemplateOutput, **ERRORS})
+    @extend_schema(
+        summary="One template with its numbers", responses={200: MerchantTemplateOutput, **ERRORS}
+    )
     def get(self, request, pk: int):
         return _template_response(request, _membership(request), pk)
 
     def _update(self, request, pk: int, *, partial: bool):
         membership = _membership(request)
         template = selectors.template_get(membership, pk)
-        changes = parse(TemplateInput, request, partial=partial)
+        changes = parse(MerchantTemplateInput, request, partial=partial)
         base = selectors.template_fields_of(template)
         for name, value in changes.items():
             setattr(base, name, value)
@@ -314,8 +320,8 @@ class TemplateDetailApi(APIView):
     @extend_schema(
         summary="Replace a template (owner; after approval only title and description: "
         "`unsafe_edit`)",
-        request=TemplateInput,
-        responses={200: TemplateOutput, **ERRORS},
+        request=MerchantTemplateInput,
+        responses={200: MerchantTemplateOutput, **ERRORS},
     )
     def put(self, request, pk: int):
         return self._update(request, pk, partial=False)
@@ -323,8 +329,8 @@ class TemplateDetailApi(APIView):
     @extend_schema(
         summary="Change some fields of a template (owner; after approval only title and "
         "description: `unsafe_edit`)",
-        request=TemplateInput,
-        responses={200: TemplateOutput, **ERRORS},
+        request=MerchantTemplateInput,
+        responses={200: MerchantTemplateOutput, **ERRORS},
     )
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
@@ -335,11 +341,13 @@ class TemplateHistoryApi(APIView):
 
     @extend_schema(
         summary="A template's history: every transition and edit, oldest first",
-        responses={200: TemplateChangeOutput(many=True), **ERRORS},
+        responses={200: MerchantTemplateChangeOutput(many=True), **ERRORS},
     )
     def get(self, request, pk: int):
         template = selectors.template_get(_membership(request), pk)
-        return Response(TemplateChangeOutput(selectors.template_history(template), many=True).data)
+        return Response(
+            MerchantTemplateChangeOutput(selectors.template_history(template), many=True).data
+        )
 
 
 TEMPLATE_ACTIONS = {
@@ -356,13 +364,12 @@ class TemplateActionApi(APIView):
 
     @extend_schema(
         summary="submit, publish, pause, resume or end a template (owner)",
+        operation_id="coupons_merchant_template_action",
         parameters=[
-            OpenApiParameter(
-                "action", str, OpenApiParameter.PATH, enum=list(TEMPLATE_ACTIONS)
-            )
+            OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(TEMPLATE_ACTIONS))
         ],
-        request=ReasonInput,
-        responses={200: TemplateOutput, **ERRORS},
+        request=MerchantReasonInput,
+        responses={200: MerchantTemplateOutput, **ERRORS},
     )
     def post(self, request, pk: int, action: str):
         membership = _membership(request)
@@ -371,7 +378,7 @@ class TemplateActionApi(APIView):
             raise NotFound()
         kwargs = {"actor": request.user, "template_id": pk}
         if action in ("pause", "end"):
-            kwargs["reason"] = parse(ReasonInput, request)["reason"]
+            kwargs["reason"] = parse(MerchantReasonInput, request)["reason"]
         service(**kwargs)
         return _template_response(request, membership, pk)
 
@@ -381,12 +388,12 @@ class TemplateAddStockApi(APIView):
 
     @extend_schema(
         summary="Add stock (owner; never removes what is claimed)",
-        request=AddStockInput,
-        responses={200: TemplateOutput, **ERRORS},
+        request=MerchantAddStockInput,
+        responses={200: MerchantTemplateOutput, **ERRORS},
     )
     def post(self, request, pk: int):
         membership = _membership(request)
-        more = parse(AddStockInput, request)["more"]
+        more = parse(MerchantAddStockInput, request)["more"]
         services.template_add_stock(actor=request.user, template_id=pk, more=more)
         return _template_response(request, membership, pk)
 
@@ -396,12 +403,12 @@ class TemplateSetStockApi(APIView):
 
     @extend_schema(
         summary="Set the total stock (owner; `stock_below_claimed`; after approval only up)",
-        request=SetStockInput,
-        responses={200: TemplateOutput, **ERRORS},
+        request=MerchantSetStockInput,
+        responses={200: MerchantTemplateOutput, **ERRORS},
     )
     def post(self, request, pk: int):
         membership = _membership(request)
-        total = parse(SetStockInput, request)["total_stock"]
+        total = parse(MerchantSetStockInput, request)["total_stock"]
         services.template_set_stock(actor=request.user, template_id=pk, total_stock=total)
         return _template_response(request, membership, pk)
 
@@ -414,12 +421,12 @@ class VerifyInspectApi(APIView):
 
     @extend_schema(
         summary="What a scanned or typed coupon is, and whether it can be used here and now",
-        request=InspectInput,
-        responses={200: InspectionOutput, **ERRORS},
+        request=MerchantInspectInput,
+        responses={200: MerchantInspectionOutput, **ERRORS},
     )
     def post(self, request):
         _membership(request)
-        data = parse(InspectInput, request)
+        data = parse(MerchantInspectInput, request)
         inspection = services.coupon_inspect(
             actor=request.user,
             code=data.get("code") or None,
@@ -432,7 +439,7 @@ class VerifyInspectApi(APIView):
             "reason": inspection.reason,
             "message": inspection.message,
         }
-        return Response(InspectionOutput(body).data)
+        return Response(MerchantInspectionOutput(body).data)
 
 
 class VerifyConfirmApi(APIView):
@@ -449,16 +456,16 @@ class VerifyConfirmApi(APIView):
                 description="Or `idempotency_key` in the body.",
             )
         ],
-        request=ConfirmInput,
+        request=MerchantConfirmInput,
         responses={
-            201: OpenApiResponse(VerificationOutput, description="Verified now."),
-            200: OpenApiResponse(VerificationOutput, description="Repeat of the same key."),
+            201: OpenApiResponse(MerchantVerificationOutput, description="Verified now."),
+            200: OpenApiResponse(MerchantVerificationOutput, description="Repeat of the same key."),
             **ERRORS,
         },
     )
     def post(self, request):
         membership = _membership(request)
-        data = parse(ConfirmInput, request)
+        data = parse(MerchantConfirmInput, request)
         key = request.headers.get("Idempotency-Key") or data.get("idempotency_key") or ""
         # Only says which status to answer; the service alone decides, under its lock.
         repeat = selectors.verification_by_key(membership, key) is not None
@@ -467,7 +474,7 @@ class VerifyConfirmApi(APIView):
         )
         verification = selectors.verification_get(membership, verification.pk)
         code = status.HTTP_200_OK if repeat else status.HTTP_201_CREATED
-        return Response(VerificationOutput(verification).data, status=code)
+        return Response(MerchantVerificationOutput(verification).data, status=code)
 
 
 class VerificationListApi(APIView):
@@ -475,11 +482,11 @@ class VerificationListApi(APIView):
 
     @extend_schema(
         summary="Today's verifications of my merchant, newest first (at most 200)",
-        responses={200: VerificationOutput(many=True), **ERRORS},
+        responses={200: MerchantVerificationOutput(many=True), **ERRORS},
     )
     def get(self, request):
         verifications = selectors.verifications_today(_membership(request))[:200]
-        return Response(VerificationOutput(verifications, many=True).data)
+        return Response(MerchantVerificationOutput(verifications, many=True).data)
 
 
 class VerificationUndoApi(APIView):
@@ -487,14 +494,14 @@ class VerificationUndoApi(APIView):
 
     @extend_schema(
         summary="Undo a verification within the window (owner; reason required)",
-        request=ReasonInput,
-        responses={200: VerificationOutput, **ERRORS},
+        request=MerchantReasonInput,
+        responses={200: MerchantVerificationOutput, **ERRORS},
     )
     def post(self, request, pk: int):
         membership = _membership(request)
-        reason = parse(ReasonInput, request)["reason"]
+        reason = parse(MerchantReasonInput, request)["reason"]
         services.verification_undo(actor=request.user, verification_id=pk, reason=reason)
-        return Response(VerificationOutput(selectors.verification_get(membership, pk)).data)
+        return Response(MerchantVerificationOutput(selectors.verification_get(membership, pk)).data)
 
 
 class CouponVoidApi(APIView):
@@ -502,12 +509,12 @@ class CouponVoidApi(APIView):
 
     @extend_schema(
         summary="Void an unused coupon of mine (owner; reason required)",
-        request=ReasonInput,
-        responses={200: CouponSummary, **ERRORS},
+        request=MerchantReasonInput,
+        responses={200: MerchantCouponSummary, **ERRORS},
     )
     def post(self, request, pk: int):
         _membership(request)
-        reason = parse(ReasonInput, request)["reason"]
+        reason = parse(MerchantReasonInput, request)["reason"]
         coupon = services.coupon_void(actor=request.user, coupon_id=pk, reason=reason)
         coupon = Coupon.objects.select_related("template", "customer").get(pk=coupon.pk)
-        return Response(CouponSummary(coupon).data)
+        return Response(MerchantCouponSummary(coupon).data)

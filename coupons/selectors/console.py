@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from accounts import roles
 from accounts.access import second_factor_ok
@@ -55,11 +55,18 @@ def _with_rows(qs: QuerySet[CouponTemplate]) -> QuerySet[CouponTemplate]:
 
 
 def template_queue(user, *, tab: str = "submitted") -> QuerySet[CouponTemplate]:
-    """The console's list of templates in one tab. Submitted: oldest first (they wait in
-    turn); the other tabs: most recently changed first."""
-    qs = _with_rows(templates_visible_to(user))
+    """The console's list of templates in one tab, each with ``submitted_at`` (its latest
+    submission). Submitted: oldest submission first (they wait in turn; adding stock meanwhile
+    does not move one back); the other tabs: most recently changed first."""
+    last_submitted = (
+        TemplateChange.objects.filter(template_id=OuterRef("pk"), to_status=Status.SUBMITTED)
+        .exclude(from_status=Status.SUBMITTED)  # edits while waiting (more stock) keep the place
+        .order_by("-pk")
+        .values("created_at")[:1]
+    )
+    qs = _with_rows(templates_visible_to(user)).annotate(submitted_at=Subquery(last_submitted))
     if tab == "submitted":
-        return qs.filter(status=Status.SUBMITTED).order_by("updated_at", "pk")
+        return qs.filter(status=Status.SUBMITTED).order_by("submitted_at", "pk")
     if tab in ("live", "paused", "ended", "rejected"):
         qs = qs.filter(status=tab)
     elif tab == "all":
@@ -128,7 +135,9 @@ def template_file(user, template_id: int) -> TemplateFile:
         },
     )
     changes = list(
-        TemplateChange.objects.filter(template_id=template.pk).select_related("actor").order_by("pk")
+        TemplateChange.objects.filter(template_id=template.pk)
+        .select_related("actor")
+        .order_by("pk")
     )
     return TemplateFile(template=template, numbers=TemplateNumbers(**counts), changes=changes)
 

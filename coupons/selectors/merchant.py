@@ -223,6 +223,4 @@ def undo_deadline(verification: Verification) -> datetime:
 
 def undoable(verification: Verification, *, now: datetime | None = None) -> bool:
     """Whether the Undo button is offered (the service decides for real)."""
-    return verification.undone_at is None and (now or timezone.now()) <= undo_deadline(
-        verification
-    )
+    return verification.undone_at is None and (now or timezone.now()) <= undo_deadline(verification)

@@ -106,7 +106,11 @@ def _membership(actor) -> MerchantStaff:
 def _find(code: str | None, token: str | None) -> str:
     if token:
         return code_from_token(token)
-    code = "".join((code or "").split()).upper().replace("-", "")
+    code = "".join((code or "").split())
+    if len(code) > 20:
+        # Not a typed code but a QR token: a USB scanner types what it reads into the field.
+        return code_from_token(code)
+    code = code.replace("-", "").upper()
     if not code:
         raise InvalidInput({"code": _("Scan the QR code or type the coupon code.")})
     return code

@@ -251,7 +251,11 @@ def _file_context(request, pk: int, *, bound: dict | None = None) -> dict:
         "numbers": record.numbers,
         "decisions": decisions,
         "history": [
-            (c, STATUS_LABELS.get(c.from_status, c.from_status), STATUS_LABELS.get(c.to_status, c.to_status))
+            (
+                c,
+                STATUS_LABELS.get(c.from_status, c.from_status),
+                STATUS_LABELS.get(c.to_status, c.to_status),
+            )
             for c in record.changes
         ],
     }
@@ -271,6 +275,11 @@ DECISION_SERVICES = {
 }
 
 
+def _still_offered(user, pk: int, action: str) -> bool:
+    status = selectors.templates_visible_to(user).filter(pk=pk).values_list("status", flat=True)
+    return action in DECISIONS_BY_STATUS.get(status.first(), ())
+
+
 @staff_console
 @require_POST
 def template_decide(request, pk: int, action: str):
@@ -285,15 +294,19 @@ def template_decide(request, pk: int, action: str):
     except NotFound as exc:
         raise Http404 from exc
     service, done = DECISION_SERVICES[action]
+    url = reverse("coupons:console_template_detail", args=[pk])
     form = forms.DECISION_FORMS[action](request.POST, prefix=action)
     if form.is_valid():
         try:
             service(actor=request.user, template_id=pk, reason=form.cleaned_data["reason"])
         except ApplicationError as exc:
             _raise_for_access(exc)
+            if request.htmx and not _still_offered(request.user, pk, action):
+                # Decided meanwhile: the form is gone from the page; reload it with the news.
+                messages.error(request, exc.message)
+                return HttpResponseClientRedirect(url)
             form.add_error(None, exc.message)
         else:
-            url = reverse("coupons:console_template_detail", args=[pk])
             return _done(request, done % {"title": template.title}, url)
     return render(
         request,

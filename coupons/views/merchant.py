@@ -28,11 +28,11 @@ from merchants.selectors import membership_for
 
 from .. import services
 from ..merchant_forms import (
+    WEEKDAYS,
     AddStockForm,
     ConfirmForm,
     InspectForm,
     ReasonForm,
-    WEEKDAYS,
     TemplateForm,
     new_idempotency_key,
 )
@@ -44,11 +44,19 @@ Status = CouponTemplate.Status
 
 # Which buttons a template's file offers in each state (the service decides for real).
 ACTIONS = {
-    "submit": (services.template_submit, (Status.DRAFT, Status.REJECTED), gettext_lazy("Submitted for review.")),
+    "submit": (
+        services.template_submit,
+        (Status.DRAFT, Status.REJECTED),
+        gettext_lazy("Submitted for review."),
+    ),
     "publish": (services.template_publish, (Status.APPROVED,), gettext_lazy("Published.")),
     "pause": (services.template_pause, (Status.LIVE,), gettext_lazy("Paused.")),
     "resume": (services.template_resume, (Status.PAUSED,), gettext_lazy("Live again.")),
-    "end": (services.template_end, (Status.APPROVED, Status.LIVE, Status.PAUSED), gettext_lazy("Ended.")),
+    "end": (
+        services.template_end,
+        (Status.APPROVED, Status.LIVE, Status.PAUSED),
+        gettext_lazy("Ended."),
+    ),
 }
 ACTION_LABELS = {
     "submit": gettext_lazy("Submit for review"),
@@ -124,8 +132,7 @@ def _form_page(request, membership, form, template=None, status=200):
         "is_owner": True,
         "form": form,
         "template": template,
-        "reviewed": template is not None
-        and template.status not in (Status.DRAFT, Status.REJECTED),
+        "reviewed": template is not None and template.status not in (Status.DRAFT, Status.REJECTED),
     }
     return render(request, "coupons/merchant/template_form.html", context, status=status)
 
@@ -138,9 +145,16 @@ def template_new(request):
     merchant = membership.merchant
     if request.method == "GET":
         stores = list(merchant.stores.values_list("pk", flat=True))
-        return _form_page(request, membership, TemplateForm(merchant=merchant, initial={
-            "stores": stores if len(stores) == 1 else [],
-        }))
+        return _form_page(
+            request,
+            membership,
+            TemplateForm(
+                merchant=merchant,
+                initial={
+                    "stores": stores if len(stores) == 1 else [],
+                },
+            ),
+        )
     form = TemplateForm(request.POST, request.FILES, merchant=merchant)
     if form.is_valid():
         try:
@@ -154,9 +168,7 @@ def template_new(request):
             form.add_service_error(exc)
         else:
             messages.success(request, _("Draft saved. Submit it for review when it is ready."))
-            return _redirect(
-                request, reverse("coupons:merchant_template", args=[template.pk])
-            )
+            return _redirect(request, reverse("coupons:merchant_template", args=[template.pk]))
     return _form_page(request, membership, form, status=400)
 
 
@@ -333,7 +345,7 @@ def _verify_render(request, context: dict, *, status: int = 200):
     if request.htmx:
         context["oob"] = True
         # htmx swaps only 2xx answers: the refusal is in the panel, the status says nothing more.
-        return render(request, "coupons/merchant/verify.html#verify-result", context)
+        return render(request, "coupons/merchant/verify.html#htmx-answer", context)
     return render(request, "coupons/merchant/verify.html", context, status=status)
 
 
@@ -354,7 +366,9 @@ def verify_inspect(request):
     membership = _membership(request)
     form = InspectForm(request.POST, merchant=membership.merchant)
     if not form.is_valid():
-        context = _verify_context(request, membership, inspect_form=form)
+        message = next(iter(form.errors.values()))[0]
+        result = {"kind": "error", "code": "invalid", "message": message}
+        context = _verify_context(request, membership, inspect_form=form, result=result)
         return _verify_render(request, context, status=400)
     store = form.cleaned_data.get("store")
     try:

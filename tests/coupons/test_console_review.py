@@ -1,13 +1,11 @@
 """The branch console's coupon review: the queue by status, a template's file and the
 decisions on it (approve, reject, pause, end), for every role, with and without htmx."""
 
-from datetime import timedelta
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import translation
 
 from coupons import services
 from coupons.models import Campaign, CouponTemplate, TemplateChange
@@ -147,15 +145,15 @@ def test_manager_of_the_grid_sees_it_too(client, manager, mine, theirs):
 
 
 def test_submitted_wait_oldest_first(client, officer, owner):
-    first = submitted(owner, title="First")
-    second = submitted(owner, title="Second")
-    # The second was submitted earlier (a resubmission keeps its place by when it came).
-    CouponTemplate.objects.filter(pk=second.pk).update(
-        updated_at=timezone.now() - timedelta(hours=2)
-    )
+    later = draft_template(owner=owner, title="Submitted later")
+    earlier = draft_template(owner=owner, title="Submitted earlier")
+    services.template_submit(actor=owner, template_id=earlier.pk)
+    services.template_submit(actor=owner, template_id=later.pk)
+    # Adding stock meanwhile does not send a template to the back of the queue.
+    services.template_add_stock(actor=owner, template_id=earlier.pk, more=5)
     client.force_login(officer)
     page = client.get(queue_url()).context["page"]
-    assert [t.pk for t in page] == [second.pk, first.pk]
+    assert [t.pk for t in page] == [earlier.pk, later.pk]
 
 
 def test_tabs_filter_by_status(client, officer, owner, mine):
@@ -218,7 +216,7 @@ def test_the_queue_costs_the_same_queries_for_2_or_15_templates(client, officer,
     few, rows = count()
     assert rows == 2
     for i in range(13):
-        submitted(owner, title=f"U{i}")
+        submitted(owner, title=f"U{i}", obtain="campaign", campaign_id=campaign.pk)
     many, rows = count()
     assert rows == 15
     assert many == few
@@ -268,12 +266,9 @@ def test_the_queue_costs_the_same_queries_for_2_or_15_templates(client, officer,
         ),
     ],
 )
-def test_value_in_words(settings, store, fields, words):
-    settings.LANGUAGE_CODE = "en"
+def test_value_in_words(store, fields, words):
     data = template_fields(store_ids=[store.pk], **fields)
     template = CouponTemplate(**{k: v for k, v in vars(data).items() if k != "store_ids"})
-    from django.utils import translation
-
     with translation.override("en"):
         assert value_in_words(template) == words
 
@@ -385,6 +380,11 @@ def test_a_decided_template_cannot_be_decided_again(client, officer, head_office
     assert response.status_code == 200
     assert "This is not possible in the current state." in response.content.decode()
     assert CouponTemplate.objects.get(pk=mine.pk).status == "approved"
+    # with htmx the form has gone: the page is reloaded with the message
+    response = client.post(decide_url(mine, "approve"), {}, **HTMX)
+    assert response["HX-Redirect"] == file_url(mine)
+    follow = client.get(file_url(mine)).content.decode()
+    assert "This is not possible in the current state." in follow
 
 
 def test_pause_and_end_a_live_template_with_a_reason(client, officer, owner):

@@ -1,13 +1,13 @@
 """At the counter: inspect by token or code, confirm once, undo within the window, void;
 usable days and hours in Shanghai time; access."""
 
+import time
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import signing
-from django.utils import timezone
 
 from alliance.errors import ApplicationError
 from coupons import services
@@ -57,11 +57,8 @@ def test_a_forged_or_expired_token_is_refused(cashier, coupon, settings):
     assert refusal(lambda: services.coupon_inspect(actor=cashier, token=token[:-2] + "xx")) == (
         "coupon_token_invalid"
     )
-    # A token signed 91 seconds ago (the wallet renews every 30 s; the counter allows 90).
-    signer = signing.TimestampSigner(salt="coupons.qr-token")
-    past = signing.b62_encode(int(timezone.now().timestamp()) - 91)
-    stale_token = f"{coupon.code}:{past}"
-    stale_token = f"{stale_token}:{signer.signature(stale_token)}"
+    # A token issued 91 seconds ago (the wallet renews every 30 s; the counter allows 90).
+    stale_token = services.token_for(coupon.code, now=time.time() - 91)
     assert refusal(lambda: services.coupon_inspect(actor=cashier, token=stale_token)) == (
         "coupon_token_expired"
     )
@@ -69,8 +66,21 @@ def test_a_forged_or_expired_token_is_refused(cashier, coupon, settings):
     assert services.coupon_inspect(actor=cashier, token=stale_token).usable
 
 
+def test_the_qr_does_not_carry_the_code(coupon):
+    token = services.token_for(coupon.code)
+    assert coupon.code not in token and coupon.code.lower() not in token.lower()
+    assert services.token_for(coupon.code) != services.token_for(coupon.code, now=time.time() - 1)
+
+
+def test_a_token_from_the_future_is_refused(cashier, coupon):
+    future = services.token_for(coupon.code, now=time.time() + 600)
+    assert refusal(lambda: services.coupon_inspect(actor=cashier, token=future)) == (
+        "coupon_token_invalid"
+    )
+
+
 def test_a_token_from_another_purpose_is_refused(cashier, coupon):
-    other = signing.TimestampSigner(salt="something-else").sign(coupon.code)
+    other = signing.TimestampSigner(salt="coupons.qr-token").sign(coupon.code)
     assert refusal(lambda: services.coupon_inspect(actor=cashier, token=other)) == (
         "coupon_token_invalid"
     )
@@ -344,4 +354,13 @@ def test_campaign_access(officer, other_officer, head_office, customer):
     assert (
         refusal(lambda: services.campaign_create(actor=head_office, name="Bad", budget_fen=10.5))
         == "invalid"
+    )
+
+
+def test_a_scanner_typing_the_token_into_the_code_field(cashier, coupon):
+    typed = services.token_for(coupon.code)
+    assert services.coupon_inspect(actor=cashier, code=typed).coupon.pk == coupon.pk
+    stale = services.token_for(coupon.code, now=time.time() - 600)
+    assert refusal(lambda: services.coupon_inspect(actor=cashier, code=stale)) == (
+        "coupon_token_expired"
     )
