@@ -17,6 +17,7 @@ api_urlpatterns: list = [
     path("offers/", apis.OfferListApi.as_view(), name="customer_offers"),
     path("templates/<int:pk>/", apis.TemplateDetailApi.as_view(), name="customer_template"),
     path("templates/<int:pk>/claim/", apis.ClaimApi.as_view(), name="customer_claim"),
+    path("templates/<int:pk>/exchange/", apis.ExchangeApi.as_view(), name="customer_exchange"),
     path("wallet/", apis.WalletApi.as_view(), name="customer_wallet"),
     path("wallet/<int:pk>/", apis.WalletCouponApi.as_view(), name="customer_wallet_coupon"),
     path("wallet/<int:pk>/token/", apis.WalletTokenApi.as_view(), name="customer_wallet_token"),

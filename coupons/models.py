@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from branches.models import Located
 from merchants.models import Category, Immutable, Merchant, Store
@@ -272,9 +273,9 @@ class ClaimDay(models.Model):
 
 
 class CouponStatus(models.TextChoices):
-    ISSUED = "issued", _("Active")
+    ISSUED = "issued", pgettext_lazy("coupon", "Active")
     VERIFIED = "verified", _("Used")
-    EXPIRED = "expired", _("Expired")
+    EXPIRED = "expired", pgettext_lazy("coupon", "Expired")
     REFUNDED = "refunded", _("Refunded")
     VOIDED = "voided", _("Voided")
 
@@ -389,7 +390,7 @@ class CampaignEntry(Immutable):
     class Kind(models.TextChoices):
         RESERVE = "reserve", _("Reserved")
         RELEASE = "release", _("Released")
-        SPEND = "spend", _("Spent")
+        SPEND = "spend", pgettext_lazy("budget", "Spent")
         UNSPEND = "unspend", _("Spending undone")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="entries")

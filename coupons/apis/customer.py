@@ -36,7 +36,8 @@ _409_CLAIM = OpenApiResponse(
     ErrorSerializer,
     description="`coupon_out_of_stock`, `coupon_limit_reached`, `coupon_not_started`, "
     "`coupon_ended`, `coupon_paused`, `coupon_daily_cap_reached` (`extra.next_claim_at`), "
-    "`campaign_budget_exhausted`, `coupon_not_claimable` (bought or exchanged instead)",
+    "`campaign_budget_exhausted`, `coupon_not_claimable` (bought, or exchanged: use the other "
+    "endpoint), `points_insufficient` (exchange)",
 )
 
 
@@ -227,6 +228,7 @@ class TemplateDetailApi(APIView):
 
 class ClaimApi(APIView):
     permission_classes = [IsCustomer]
+    service = staticmethod(services.coupon_claim)
 
     @extend_schema(
         summary="Claim one coupon (customers; idempotent per key)",
@@ -261,9 +263,7 @@ class ClaimApi(APIView):
                 {"claim_key": _("Send an Idempotency-Key header or a claim_key per claim.")}
             )
         now = timezone.now()
-        coupon = services.coupon_claim(
-            customer=request.user, template_id=pk, claim_key=key, now=now
-        )
+        coupon = self.service(customer=request.user, template_id=pk, claim_key=key, now=now)
         # A new coupon carries the very ``now`` we passed; one claimed earlier under this key
         # (a retry) was read back with its own time. No extra query to tell them apart.
         created = coupon.claimed_at == now
@@ -271,6 +271,40 @@ class ClaimApi(APIView):
             CustomerCouponOutput(coupon).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class ExchangeApi(ClaimApi):
+    """The same as claiming, for a template obtained by points: the points are spent in the
+    same transaction (``points_insufficient`` otherwise)."""
+
+    service = staticmethod(services.coupon_exchange)
+
+    @extend_schema(
+        summary="Exchange points for one coupon (customers; idempotent per key)",
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="A new key per exchange (8-64 characters); or body `claim_key`. "
+                "The same key again returns the same coupon (200) and spends nothing more.",
+            )
+        ],
+        request=CustomerClaimInput,
+        responses={
+            201: CustomerCouponOutput,
+            200: OpenApiResponse(
+                CustomerCouponOutput, description="The coupon this key already exchanged"
+            ),
+            400: _400,
+            403: _403,
+            404: _404,
+            409: _409_CLAIM,
+        },
+    )
+    def post(self, request, pk: int):
+        return super().post(request, pk)
 
 
 class WalletApi(APIView):
@@ -301,6 +335,7 @@ class WalletCouponApi(APIView):
 
     @extend_schema(
         summary="One of my coupons",
+        operation_id="coupons_wallet_coupon_retrieve",
         responses={200: CustomerWalletCouponOutput, 403: _403, 404: _404},
     )
     def get(self, request, pk: int):

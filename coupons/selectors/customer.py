@@ -15,7 +15,7 @@ from datetime import datetime
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from branches import geo
 from branches.selectors import active_branches, nearest_within, within
@@ -379,9 +379,9 @@ def template_for_customer(template_id: int) -> CouponTemplate:
 def claim_state(template: CouponTemplate, *, now: datetime | None = None) -> str:
     """Whether anybody can claim it now: "open", or why not ("not_claimable", "ended",
     "paused", "not_started", "sold_out"). The claim service decides; this only labels."""
-    from ..services.claiming import refusal
+    from ..services.claiming import FOR_POINTS, FREE, refusal
 
-    reason = refusal(template, now=now or timezone.now())
+    reason = refusal(template, now=now or timezone.now(), obtain=FREE + FOR_POINTS)
     return "open" if reason is None else reason.code.removeprefix("coupon_")
 
 
@@ -422,9 +422,9 @@ def merchant_for_customer(
 # --- The wallet -----------------------------------------------------------------------------
 
 WALLET_TABS = {
-    "active": gettext_lazy("Active"),
+    "active": pgettext_lazy("coupon", "Active"),
     "used": gettext_lazy("Used"),
-    "expired": gettext_lazy("Expired"),
+    "expired": pgettext_lazy("coupon", "Expired"),
 }
 
 

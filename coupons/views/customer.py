@@ -197,7 +197,12 @@ def claim(request: HttpRequest, template_id: int):
         )
         return render(request, "coupons/customer/coupon.html", context, status=403)
     try:
-        claimed = services.coupon_claim(
+        take = (
+            services.coupon_exchange
+            if template.obtain == template.Obtain.POINTS
+            else services.coupon_claim
+        )
+        claimed = take(
             customer=request.user,
             template_id=template.pk,
             claim_key=request.POST.get("claim_key", ""),

@@ -333,8 +333,11 @@ def _daily_cap(owner, officer, customers):
     return template
 
 
-def _points(owner, officer, customers):
-    return live_template(owner=owner, reviewer=officer, obtain="points", points_price=500)
+def _bought(owner, officer, customers):
+    return live_template(
+        owner=owner, reviewer=officer, kind="paid_voucher", obtain="purchase",
+        price_fen=8000, discount_fen=10000,
+    )
 
 
 @pytest.mark.parametrize(
@@ -346,7 +349,7 @@ def _points(owner, officer, customers):
         (_ended, "coupon_ended", "This offer has ended."),
         (_paused, "coupon_paused", "This offer is paused for now. Try again later."),
         (_daily_cap, "coupon_daily_cap_reached", "Try again tomorrow."),
-        (_points, "coupon_not_claimable", "It is bought or exchanged instead."),
+        (_bought, "coupon_not_claimable", "It is bought or exchanged instead."),
     ],
 )
 def test_each_refusal_is_a_clear_message(

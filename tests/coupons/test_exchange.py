@@ -67,3 +67,33 @@ def test_free_claim_and_exchange_do_not_mix(customer, for_points, owner, officer
     with pytest.raises(ApplicationError) as caught:
         services.coupon_exchange(customer=customer, template_id=free.pk, claim_key="k" * 11)
     assert caught.value.code == "coupon_not_claimable"
+
+
+def test_exchange_through_the_api_and_the_page(customer, owner, officer, client):
+    from rest_framework.test import APIClient
+
+    for_points = live_template(owner=owner, reviewer=officer, obtain="points", points_price=500,
+                               per_customer_limit=5)
+
+    earn_available(customer, 1200, now=timezone.now() - timedelta(days=10))
+    api = APIClient()
+    api.force_authenticate(customer)
+    url = f"/api/coupons/templates/{for_points.pk}/exchange/"
+    first = api.post(url, HTTP_IDEMPOTENCY_KEY="exchange-api-01")
+    again = api.post(url, HTTP_IDEMPOTENCY_KEY="exchange-api-01")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert balance(customer) == 700
+    # The free-claim endpoint refuses a points coupon (no points spent by surprise).
+    refused = api.post(f"/api/coupons/templates/{for_points.pk}/claim/",
+                       HTTP_IDEMPOTENCY_KEY="exchange-api-02")
+    assert (refused.status_code, refused.json()["code"]) == (409, "coupon_not_claimable")
+
+    client.force_login(customer)
+    page = client.get(f"/offers/coupon/{for_points.pk}/").content.decode()
+    assert 'id="claim-button"' in page and "500" in page
+    client.post(f"/offers/coupon/{for_points.pk}/claim/", {"claim_key": "exchange-page-1"})
+    assert balance(customer) == 200
+    assert Coupon.objects.filter(customer=customer).count() == 2
+    short = client.post(f"/offers/coupon/{for_points.pk}/claim/", {"claim_key": "exchange-page-2"})
+    assert short.status_code in (400, 409) and "points_insufficient" in short.content.decode()
