@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench-grid bench-ledger messages check-deploy clean
+.PHONY: run test lint bench-grid bench-ledger bench-grab bench-offers messages check-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ bench-ledger: $(VENV)/.dev
 
 bench-grid: $(VENV)/.dev
 	$(BIN)/python bench/grid_bench.py
+
+bench-grab: $(VENV)/.dev
+	$(BIN)/python bench/grab_bench.py
+
+bench-offers: $(VENV)/.dev
+	$(BIN)/python bench/offers_bench.py
 
 ## Regenerate translations (needs GNU gettext); the compiled .mo files are committed.
 messages: $(VENV)/.base

@@ -290,16 +290,21 @@ def cpu_seconds(pids) -> float:
     return total
 
 
-def postgres_pids() -> list[int]:
-    pids = []
+def postgres_cpu(dbname: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the bench database."""
+    found = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            if f" {dbname} " not in (entry / "cmdline").read_text().replace("\0", " "):
+                continue
+        except OSError:
+            continue
+        found[int(entry.name)] = cpu_seconds([int(entry.name)])
+    return found
 
 
 def machine_busy() -> float:
@@ -466,28 +471,32 @@ class Phase:
         )
 
     def cpu_line(self) -> str:
-        c = self.cpu
+        c, n = self.cpu, len(self.rows)
         return (
-            f"    cpu over {self.wall:.2f} s wall: server {c['server']:.1f} s, postgres "
-            f"{c['postgres']:.1f} s, load generator {c['clients']:.1f} s, whole machine "
-            f"{c['machine']:.1f} s of {c['capacity']:.1f} s "
-            f"({c['machine'] / c['capacity']:.0%} busy)"
+            f"    cpu over {self.wall:.2f} s wall: server {c['server']:.1f} s "
+            f"({c['server'] / n * 1000:.1f} ms/request), postgres {c['postgres']:.1f} s "
+            f"({c['postgres'] / n * 1000:.1f} ms/request), load generator {c['clients']:.1f} s; "
+            f"whole machine {c['machine'] / c['capacity']:.0%} busy"
         )
 
 
 def timed_phase(name: str, gen: LoadGenerator, server: Server, jobs: list) -> Phase:
-    pg = postgres_pids()
+    from django.db import connection
+
+    dbname = connection.settings_dict["NAME"]
+    pg_before = postgres_cpu(dbname)
     before = (
         cpu_seconds(server.pids()),
-        cpu_seconds(pg),
+        0.0,
         cpu_seconds(gen.pids()),
         machine_busy(),
         time.monotonic(),
     )
     rows = gen.run(jobs)
+    pg_after = postgres_cpu(dbname)
     after = (
         cpu_seconds(server.pids()),
-        cpu_seconds(pg),
+        sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items()),
         cpu_seconds(gen.pids()),
         machine_busy(),
         time.monotonic(),
