@@ -29,6 +29,17 @@ def _postgres_marker(request):
         skip_or_fail("row locks and concurrent connections need PostgreSQL (set DATABASE_URL)")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Hints kept in the cache (a coupon sold out...) must not leak into the next test, whose
+    rows may reuse the same ids."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def branch(db):
     return BranchFactory(code="HZ001", name="West Lake", lat=30.2590, lng=120.1640)

@@ -55,13 +55,10 @@ class OfferPage:
 
 
 def live_offers(*, now: datetime, category: str | None = None, q: str | None = None) -> QuerySet:
-    """Offers claimable from now on at an active merchant, narrowed by category and name.
-
-    The merchant's status is checked against the few merchants that are *not* active (a
-    hashed sub-plan), so the spatial query reads the offer table alone.
-    """
-    inactive = Merchant.objects.exclude(status=Merchant.Status.ACTIVE).values("pk")
-    offers = Offer.objects.filter(claim_end__gt=now).exclude(merchant_id__in=inactive)
+    """Offers claimable from now on, narrowed by category and name. Offer rows exist only for
+    live templates of active merchants (the services that pause, end, suspend and close
+    remove them), so the spatial query reads the offer table alone."""
+    offers = Offer.objects.filter(claim_end__gt=now)
     if category:
         offers = offers.filter(category=category)
     if q:

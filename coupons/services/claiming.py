@@ -2,7 +2,8 @@
 
 Every refusal that can be decided from a plain read (not live, not started, ended, sold out,
 the customer's limit) is answered before any transaction, so the losers of a flash sale cost
-one indexed read. The winners' transaction writes the coupon first and takes the stock last:
+one indexed read — and, once a process has seen the stock run out, not even that (a
+two-second sold-out hint in the cache). The winners' transaction writes the coupon first and takes the stock last:
 the template row, which every winner needs, is locked only from that update to the commit.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -46,9 +48,50 @@ def new_code() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
 
 
+# What a claim reads of the template and its merchant: never the merchant's whole row (its
+# settlement fields are encrypted, and decrypting them on every claim costs the hot path).
+_CLAIM_FIELDS = (
+    "kind",
+    "obtain",
+    "status",
+    "claim_start",
+    "claim_end",
+    "stock_left",
+    "total_stock",
+    "per_customer_limit",
+    "daily_cap",
+    "campaign_id",
+    "discount_fen",
+    "cap_fen",
+    "price_fen",
+    "points_price",
+    "title",
+    "validity",
+    "valid_from",
+    "valid_until",
+    "valid_days",
+    "start_delay_days",
+    "merchant__status",
+)
+# A sold-out template is remembered this long, per process, so that the flash crowd's losers
+# are answered without reading the template. A hint, never the decision: stock added back
+# reaches the other processes within this time; the claim itself still decides by the
+# conditional update.
+SOLD_OUT_HINT_S = 2
+
+
+def _sold_out_key(template_id: int) -> str:
+    return f"coupons:sold-out:{template_id}"
+
+
+def forget_sold_out(template_id: int) -> None:
+    cache.delete(_sold_out_key(template_id))
+
+
 def _claimable_template(template_id: int) -> CouponTemplate:
     template = (
         CouponTemplate.objects.select_related("merchant")
+        .only(*_CLAIM_FIELDS)
         .filter(pk=template_id, status__in=(Status.LIVE, Status.PAUSED, Status.ENDED))
         .first()
     )
@@ -92,8 +135,7 @@ def validity_of(template: CouponTemplate, *, claimed_at: datetime) -> tuple[date
 
 
 @transaction.atomic(durable=True)
-def _claim(*, customer: User, template: CouponTemplate, claim_key: str, now: datetime):
-    held = Coupon.objects.filter(template=template, customer=customer).count()
+def _claim(*, customer: User, template: CouponTemplate, claim_key: str, now: datetime, held: int):
     while True:
         if held >= template.per_customer_limit:
             raise CouponLimitReached(extra={"limit": template.per_customer_limit})
@@ -143,7 +185,10 @@ def _claim(*, customer: User, template: CouponTemplate, claim_key: str, now: dat
     ).update(stock_left=F("stock_left") - 1)
     if taken != 1:
         template.refresh_from_db(fields=["status", "stock_left", "claim_end"])
-        raise (refusal(template, now=now, obtain=(template.obtain,)) or CouponOutOfStock)()
+        reason = refusal(template, now=now, obtain=(template.obtain,)) or CouponOutOfStock
+        if reason is CouponOutOfStock:
+            cache.set(_sold_out_key(template.pk), True, SOLD_OUT_HINT_S)
+        raise reason()
     record_event(coupon=coupon, actor=customer, from_status="", to_status=Coupon.Status.ISSUED)
     return coupon
 
@@ -198,12 +243,16 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
         if existing.template_id != template_id:
             raise InvalidInput({"claim_key": _("This key was used for another coupon.")})
         return existing
+    if cache.get(_sold_out_key(template_id)):
+        raise CouponOutOfStock()
     now = now or timezone.now()
     template = _claimable_template(template_id)
     reason = refusal(template, now=now, obtain=obtain)
+    if reason is CouponOutOfStock:
+        cache.set(_sold_out_key(template_id), True, SOLD_OUT_HINT_S)
     if reason is not None:
         raise reason()
     held = Coupon.objects.filter(template=template, customer=customer).count()
     if held >= template.per_customer_limit:
         raise CouponLimitReached(extra={"limit": template.per_customer_limit})
-    return _claim(customer=customer, template=template, claim_key=claim_key, now=now)
+    return _claim(customer=customer, template=template, claim_key=claim_key, now=now, held=held)

@@ -38,3 +38,16 @@ def offers_store_moved(*, store_id: int, lat: float, lng: float, h3_cell: int) -
 
 def offers_merchant_renamed(*, merchant_id: int, name: str, category: str) -> None:
     Offer.objects.filter(merchant_id=merchant_id).update(merchant_name=name, category=category)
+
+
+def offers_merchant_suspended(*, merchant_id: int) -> None:
+    """A suspended merchant offers nothing: its rows go (the templates stay live, claims are
+    refused while suspended)."""
+    Offer.objects.filter(merchant_id=merchant_id).delete()
+
+
+def offers_merchant_reinstated(*, merchant_id: int) -> None:
+    """Back in the alliance: the rows of its live templates return."""
+    live = CouponTemplate.objects.filter(merchant_id=merchant_id, status=CouponTemplate.Status.LIVE)
+    for template in live.select_related("merchant").prefetch_related("stores"):
+        offers_publish(template)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -37,6 +38,7 @@ from ..errors import (
 from ..models import Campaign, CouponTemplate
 from . import offers
 from ._common import lock_template, membership_of, record_change, require_reviewer
+from .claiming import forget_sold_out
 
 Status = CouponTemplate.Status
 Kind = CouponTemplate.Kind
@@ -372,6 +374,9 @@ def template_add_stock(*, actor: User, template_id: int, more: int) -> CouponTem
         updated_at=timezone.now(),
     )
     template.refresh_from_db()
+    # Now, and again once committed (a claim in between may have set the hint again).
+    forget_sold_out(template.pk)
+    transaction.on_commit(partial(forget_sold_out, template.pk))
     record_change(
         template=template,
         actor=actor,
@@ -406,6 +411,9 @@ def template_set_stock(*, actor: User, template_id: int, total_stock: int) -> Co
     if updated != 1:
         raise StockBelowClaimed()
     template.refresh_from_db()
+    # Now, and again once committed (a claim in between may have set the hint again).
+    forget_sold_out(template.pk)
+    transaction.on_commit(partial(forget_sold_out, template.pk))
     record_change(
         template=template,
         actor=actor,

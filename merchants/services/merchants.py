@@ -57,26 +57,36 @@ def _transition(
 
 @transaction.atomic(durable=True)
 def merchant_suspend(*, actor: User, merchant_id: int, reason: str) -> Merchant:
-    """Suspend an active merchant (branch manager of its grid, or head office). Reason required."""
-    return _transition(
+    """Suspend an active merchant (branch manager of its grid, or head office). Reason required.
+    Its offers leave the customers' nearby list in the same transaction."""
+    merchant = _transition(
         actor=actor,
         merchant_id=merchant_id,
         to=Status.SUSPENDED,
         allowed_from=(Status.ACTIVE,),
         reason=reason,
     )
+    from coupons.services.offers import offers_merchant_suspended
+
+    offers_merchant_suspended(merchant_id=merchant.pk)
+    return merchant
 
 
 @transaction.atomic(durable=True)
 def merchant_reinstate(*, actor: User, merchant_id: int, reason: str) -> Merchant:
-    """Reinstate a suspended merchant (branch manager of its grid, or head office)."""
-    return _transition(
+    """Reinstate a suspended merchant (branch manager of its grid, or head office); the offers
+    of its live templates return."""
+    merchant = _transition(
         actor=actor,
         merchant_id=merchant_id,
         to=Status.ACTIVE,
         allowed_from=(Status.SUSPENDED,),
         reason=reason,
     )
+    from coupons.services.offers import offers_merchant_reinstated
+
+    offers_merchant_reinstated(merchant_id=merchant.pk)
+    return merchant
 
 
 @transaction.atomic(durable=True)

@@ -242,3 +242,25 @@ def test_many_customers(owner, officer):
         except ApplicationError as exc:
             outcomes.append(exc.code)
     assert outcomes == ["ok"] * 3 + ["coupon_out_of_stock"] * 2
+
+
+def test_sold_out_is_remembered_briefly_and_forgotten_when_stock_is_added(
+    owner, officer, customers, django_assert_num_queries
+):
+    template = live_template(owner=owner, reviewer=officer, total_stock=1)
+    claim(customers[0], template)
+    assert refusal(lambda: claim(customers[1], template)) == "coupon_out_of_stock"
+    # The next loser is answered from the hint: only the retry-key lookup reads the database.
+    with django_assert_num_queries(1):
+        assert refusal(lambda: claim(customers[2], template)) == "coupon_out_of_stock"
+    services.template_add_stock(actor=owner, template_id=template.pk, more=1)
+    claim(customers[1], template)
+    template.refresh_from_db()
+    assert template.stock_left == 0
+
+
+def test_a_winner_retrying_after_the_sell_out_gets_the_coupon(owner, officer, customers):
+    template = live_template(owner=owner, reviewer=officer, total_stock=1)
+    won = claim(customers[0], template, key="winner-key-01")
+    assert refusal(lambda: claim(customers[1], template)) == "coupon_out_of_stock"
+    assert claim(customers[0], template, key="winner-key-01").pk == won.pk

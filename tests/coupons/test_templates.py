@@ -390,3 +390,14 @@ def test_closing_a_merchant_ends_its_offers(owner, officer, manager, shop):
     assert not Offer.objects.exists()
     change = TemplateChange.objects.filter(template=live).last()
     assert (change.actor, change.reason) == (manager, "Moved away")
+
+
+def test_a_suspended_merchant_leaves_the_nearby_list_until_reinstated(owner, officer, manager,
+                                                                       shop):
+    from merchants import services as merchant_services
+
+    live_template(owner=owner, reviewer=officer)
+    merchant_services.merchant_suspend(actor=manager, merchant_id=shop.pk, reason="Audit")
+    assert not Offer.objects.exists()
+    merchant_services.merchant_reinstate(actor=manager, merchant_id=shop.pk, reason="Done")
+    assert Offer.objects.filter(merchant=shop).count() == 1
