@@ -312,6 +312,8 @@ class Coupon(models.Model):
         indexes = [
             models.Index(fields=["customer", "status"]),
             models.Index(fields=["template", "status"]),
+            # The flash sale's sold-out answer checks that no coupon was made under the key.
+            models.Index(fields=["claim_key"], name="coupon_claim_key"),
             models.Index(
                 fields=["valid_until"], condition=Q(status="issued"), name="coupon_issued_expiry"
             ),

@@ -7,7 +7,10 @@ claim service's queries and nothing else (the output needs only the coupon row).
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.conf import settings
+from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -23,9 +26,10 @@ from alliance.errors import ErrorSerializer
 from merchants.models import Category
 
 from .. import services
-from ..errors import CouponAlreadyUsed, CouponExpired, InvalidInput
+from ..errors import CouponAlreadyUsed, CouponExpired, CouponOutOfStock, InvalidInput
 from ..models import Coupon, CouponTemplate
 from ..selectors import customer as selectors
+from ..services import claiming
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -372,3 +376,28 @@ class WalletTokenApi(APIView):
                 }
             ).data
         )
+
+
+_claim_api = ClaimApi.as_view()
+
+
+@wraps(_claim_api)  # keeps ``cls`` (the OpenAPI schema) and ``csrf_exempt`` (DRF decides CSRF)
+def claim(request, pk: int):
+    """The flash sale's losers, answered before authentication, the DRF machinery and the
+    template read: once this process has seen the template sold out (a two-second hint, see
+    ``services.claiming``), a claim whose ``Idempotency-Key`` made no coupon gets the same 409
+    ``coupon_out_of_stock`` the service would give. Nothing is revealed that the offer page
+    does not show, nothing is written; a retried winning key and every other request go to
+    :class:`ClaimApi`, which authenticates and decides."""
+    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if (
+        request.method == "POST"
+        and key
+        and claiming.sold_out_hint(pk)
+        and not Coupon.objects.filter(claim_key=key).exists()
+    ):
+        error = CouponOutOfStock()
+        return JsonResponse(
+            {"code": error.code, "message": str(error.message), "extra": {}}, status=error.status
+        )
+    return _claim_api(request, pk=pk)

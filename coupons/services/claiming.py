@@ -84,6 +84,11 @@ def _sold_out_key(template_id: int) -> str:
     return f"coupons:sold-out:{template_id}"
 
 
+def sold_out_hint(template_id: int) -> bool:
+    """Whether this process has just seen the template sold out (a hint; see above)."""
+    return bool(cache.get(_sold_out_key(template_id)))
+
+
 def forget_sold_out(template_id: int) -> None:
     cache.delete(_sold_out_key(template_id))
 
@@ -243,7 +248,7 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
         if existing.template_id != template_id:
             raise InvalidInput({"claim_key": _("This key was used for another coupon.")})
         return existing
-    if cache.get(_sold_out_key(template_id)):
+    if sold_out_hint(template_id):
         raise CouponOutOfStock()
     now = now or timezone.now()
     template = _claimable_template(template_id)

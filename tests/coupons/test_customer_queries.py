@@ -134,5 +134,6 @@ def test_the_claim_endpoint_adds_no_query_to_the_service(owner, officer, custome
     assert by_api(customer) == by_service(other)  # two winners
     # Two losers (sold out), once the sell-out has been seen (the first loser reads the
     # template and leaves the sold-out hint; the hint spares the next ones that read).
+    # The API answers them before authentication (test_claim_fast_path): fewer queries still.
     by_service(UserFactory(role="customer"))
-    assert by_api(third) == by_service(fourth)
+    assert by_api(third) <= by_service(fourth)
