@@ -284,6 +284,52 @@ def _disk_shape(clear_m: float) -> tuple[int, int]:
     )
 
 
+@lru_cache(maxsize=65536)
+def _cell_shape(cell: int) -> tuple[float, float, float, float]:
+    """(centre lat, centre lng, reach, ring step) of a cell (see ``cover_circle_at`` and
+    ``_ring_step_m``); pure geometry, so cached per process."""
+    clat, clng = h3.cell_to_latlng(cell)
+    return clat, clng, _circumradius_m(cell) * _CIRCUMRADIUS_MARGIN, _ring_step_m(cell)
+
+
+def disk_quick(lat: float, lng: float, res: int, k: int) -> Ring:
+    """``disk_at`` without a distance per cell of the next ring: its ``clear_m`` is a lower
+    bound from the triangle inequality (ring k+1 lies at least k+1 ring steps from the origin
+    cell's centre, less the reach of its cells; the point lies this far from that centre),
+    about a quarter below ``disk_at``'s, for a tenth of the work. ``area_m2`` is not set."""
+    origin = h3.latlng_to_cell(lat, lng, res)
+    clat, clng, reach, step = _cell_shape(origin)
+    clear = (k + 1) * step - reach - distance_m(lat, lng, clat, clng)
+    # Compacted first: a parent whose seven children are all in the disk is one range.
+    cells = h3.compact_cells(h3.grid_disk(origin, k))
+    ranges = merge_ranges([_leaf_range_at(c, h3.get_resolution(c)) for c in cells])
+    return Ring(ranges=ranges, clear_m=max(0.0, clear))
+
+
+def circle_cells(lat: float, lng: float, radius_m: float, res: int) -> list[tuple[int, int]]:
+    """Merged leaf ranges of every cell of ``res`` that may hold a point within ``radius_m``
+    (its centre within the radius plus the reach): ``cover_circle_at`` without the split into
+    inside and rim, for callers that need every row's distance anyway, at a fraction of its
+    work (one distance per cell, no descent)."""
+    origin = h3.latlng_to_cell(lat, lng, res)
+    clat, clng, reach, step = _cell_shape(origin)
+    # Cells beyond ring k lie farther than (k + 1) * step - d from the point: past the reach.
+    k = math.ceil((radius_m + reach + distance_m(lat, lng, clat, clng)) / step)
+    phi0 = math.radians(lat)
+    cos_phi0, lmb0 = math.cos(phi0), math.radians(lng)
+    to_rad, sin, cos = math.pi / 180, math.sin, math.cos
+    # d <= D  <=>  a <= sin^2(D / 2R), as in cover_circle_at.
+    a_out = math.sin(min(radius_m + reach, math.pi * EARTH_RADIUS_M) / (2 * EARTH_RADIUS_M)) ** 2
+    ranges = []
+    for cell in h3.grid_disk(origin, k):
+        c_lat, c_lng = _centre(cell)
+        s1 = sin((c_lat * to_rad - phi0) / 2)
+        s2 = sin((c_lng * to_rad - lmb0) / 2)
+        if s1 * s1 + cos_phi0 * cos(c_lat * to_rad) * s2 * s2 <= a_out:
+            ranges.append(_leaf_range_at(cell, res))
+    return merge_ranges(ranges)
+
+
 def cells_holding(lat: float, lng: float, res: int, coarser: int) -> list[tuple[int, int, float]]:
     """(lo, hi, area in m²) of the cell holding the point at ``res`` and at each of the next
     ``coarser`` resolutions, finest first: one range of leaf ids each."""

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import BooleanField, Expression, F, FloatField, QuerySet
+from django.db.models import (
+    BooleanField,
+    Expression,
+    F,
+    FloatField,
+    QuerySet,
+    prefetch_related_objects,
+)
+from django.db.models.query import ModelIterable
 from django.urls import reverse
 from h3.api import basic_int as h3
 
@@ -77,8 +85,8 @@ class InRanges(Expression):
 
     The same SQL as ``Q(h3_cell__range=r) | ...``, without building and compiling a lookup per
     range (a covering has about a hundred: that was most of a query's time).
-    ``InRanges(None)`` is the PostgreSQL counting path's: one range given by the columns
-    ``lo``, ``hi`` of a row ``_r`` of the enclosing query.
+    ``InRanges(None)`` is for the PostgreSQL statements of count_within and nearest_within:
+    one range given by the columns ``lo``, ``hi`` of a row ``_r`` of the enclosing query.
     """
 
     conditional = True
@@ -186,22 +194,29 @@ def nearest_within(
 ) -> list:
     """Rows within the radius, nearest first (ties by primary key), each with ``distance_m``.
 
-    Estimates the density around the point (one cheap count on the index), looks in a disk of
-    cells that should hold about twice the rows asked for, and widens only when the disk cannot
+    Looks in a small disk of cells around the point first and widens only when the disk cannot
     prove that the rows it found are the nearest: the answer is exact, the work grows with the
-    number of rows asked for, not with the density.
+    number of rows asked for, not with the density. On PostgreSQL a queryset of model rows
+    takes one round trip (``_nearest_in_one_query``); anything else goes disk by disk.
     """
     radius = grid_radius_m() if radius_m is None else radius_m
     need = offset + limit
     if need <= 0:
         return []
+    if connections[qs.db].vendor == "postgresql" and _rows_only(qs):
+        return _nearest_in_one_query(qs, lat, lng, radius, need)[offset:]
+    return _nearest_disk_by_disk(qs, lat, lng, radius, need)[offset:]
+
+
+def _nearest_disk_by_disk(qs: QuerySet, lat: float, lng: float, radius: float, need: int) -> list:
+    """The ``need`` nearest rows, a query per disk, the first disk sized by the density nearby
+    (one cheap count on the index) to hold about twice the rows asked for."""
     ordered = ("distance_m", "pk")
     nearest_first = (
         qs.annotate(distance_m=distance_expression(lat, lng))
         .filter(distance_m__lte=radius)
         .order_by(*ordered)
     )
-    # The first disk should hold about twice the rows asked for, at the density nearby.
     density = _density_near(qs, lat, lng, radius, need)
     target = math.sqrt(2 * need / (math.pi * density)) if density else radius
     target = max(_MIN_PROBE_M, target)
@@ -212,7 +227,7 @@ def nearest_within(
         rows = list(nearest_first.filter(InRanges(disk.ranges))[:need])
         # Everything outside the disk is farther than clear_m: rows up to there are final.
         if len(rows) == need and rows[-1].distance_m <= disk.clear_m:
-            return rows[offset:]
+            return rows
         if len(rows) == need:
             # The disk holds enough rows, the last of them farther than the disk is clear: a
             # disk clear to that distance holds them all, and so the answer.
@@ -227,7 +242,133 @@ def nearest_within(
     # The whole circle, covered more coarsely than count_within covers it: every row fetched
     # needs its distance for the ordering anyway, and fewer ranges are planned faster.
     cover = geo.cover_circle_at(lat, lng, radius, geo.query_res(radius * 3))
-    return list(nearest_first.filter(InRanges(cover.inside + cover.rim))[offset:need])
+    return list(nearest_first.filter(InRanges(cover.inside + cover.rim))[:need])
+
+
+def _rows_only(qs: QuerySet) -> bool:
+    """Whether ``qs`` yields model instances built from its own table's columns alone, so that
+    ``_nearest_in_one_query`` can build them as the ORM would."""
+    return (
+        _plain(qs)
+        and qs._iterable_class is ModelIterable
+        and not qs.query.select_related
+        and not qs._known_related_objects
+    )
+
+
+# _nearest_in_one_query's disks, smallest first: (resolution, rings). Four rings of cells of
+# each resolution from 12 to 9, clear (see geo.disk_quick) to about 50, 130, 350 and 900 m,
+# each some seven times the area of the one before: a dense neighbourhood stops at a small
+# disk, and in a sparse one the disks that fall short hold few rows, so cost little. (The next,
+# at resolution 8, would cover more ground than the whole 3 km circle.)
+_LADDER = ((12, 4), (11, 4), (10, 4), (9, 4))
+
+
+def _nearest_in_one_query(qs: QuerySet, lat: float, lng: float, radius: float, need: int) -> list:
+    """``_nearest_disk_by_disk`` in one statement (PostgreSQL), with no density estimate.
+
+    Every disk of ``_LADDER`` that is clear to less than the radius, and last the whole
+    circle, is a level. The database takes the ``need`` nearest rows of a level, its leaf
+    ranges one by one (a parameterised index scan each: the same SQL text whatever the number
+    of ranges, so planning is cheap), and keeps them only when they are proven final: ``need``
+    rows, the farthest nearer than everything outside the disk, or the level is the whole
+    circle. The levels are joined in order under a ``LIMIT``, so the database stops at the first
+    level that passes and never reads the wider ones. Any passing level holds the exact
+    answer, so the order only matters for speed: the rows of the first level returned are
+    taken and sorted again here.
+    """
+    levels: list[tuple[list[tuple[int, int]], float]] = []
+    for res, k in _LADDER:
+        disk = geo.disk_quick(lat, lng, res, k)
+        if disk.clear_m >= radius:
+            break
+        if not levels or disk.clear_m > levels[-1][1]:
+            levels.append((disk.ranges, disk.clear_m))
+    levels.append((geo.circle_cells(lat, lng, radius, geo.query_res(radius * 3)), radius))
+    starts, ends, clears, bounds = [], [], [], []
+    for ranges, clear in levels:
+        starts.append(len(bounds) + 1)  # SQL arrays count from 1, slices include both ends
+        bounds.extend(ranges)
+        ends.append(len(bounds))
+        clears.append(clear)
+
+    query = (
+        qs.filter(InRanges(None)).annotate(distance_m=distance_expression(lat, lng)).order_by()
+    ).query
+    compiler = query.get_compiler(using=qs.db)
+    inner_sql, inner_params = compiler.as_sql()
+    width = len(compiler.select)
+    dist = compiler.annotation_col_map["distance_m"]
+    pk = qs.model._meta.pk
+    pk_at = next(
+        i for i, (col, *_) in enumerate(compiler.select) if getattr(col, "target", None) is pk
+    )
+    columns = ", ".join(f"_c{i}" for i in range(width))
+    sql = (
+        "SELECT _l.n, _n.* FROM unnest(%s::int[], %s::int[], %s::float8[])"
+        " WITH ORDINALITY AS _l(lo_at, hi_at, clear, n)"
+        " CROSS JOIN LATERAL ("
+        f"SELECT _s.*, count(*) OVER () AS _cnt, max(_s._c{dist}) OVER () AS _far FROM ("
+        "SELECT _q.* FROM unnest((%s::bigint[])[_l.lo_at:_l.hi_at],"
+        " (%s::bigint[])[_l.lo_at:_l.hi_at]) AS _r(lo, hi)"
+        # LIMIT NULL is no limit. Written as an expression of the level, which the planner
+        # cannot evaluate, it makes the planner expect a tenth of its guess of a range's rows
+        # (0.5 % of the table, not knowing the bounds): with the guess itself, the plan's cost
+        # crossed jit_above_cost and compiling it took some 15 ms. It also keeps the subquery,
+        # and so the index scan per range, from being flattened into a sort of the table.
+        f" CROSS JOIN LATERAL ({inner_sql} LIMIT NULLIF(_l.n, _l.n)) AS _q({columns})"
+        f" WHERE _q._c{dist} <= %s ORDER BY _q._c{dist}, _q._c{pk_at} LIMIT %s) AS _s"
+        ") AS _n"
+        " WHERE _l.clear >= %s OR (_n._cnt = %s AND _n._far < _l.clear)"
+        " LIMIT %s"
+    )
+    params = [
+        _array(starts),
+        _array(ends),
+        _array(clears, repr),
+        _array(lo for lo, _ in bounds),
+        _array(hi for _, hi in bounds),
+        *inner_params,
+        radius,
+        need,
+        radius,
+        need,
+        need,
+    ]
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    if not found:
+        return []
+    level = found[0][0]
+    rows = [row[1 : width + 1] for row in found if row[0] == level]
+    rows.sort(key=lambda row: (row[dist], row[pk_at]))
+    return _instances(qs, compiler, rows)
+
+
+def _array(values, text=str) -> str:
+    """An array literal for a ``%s::type[]`` parameter: one string to quote, where a list
+    would be adapted element by element (a few hundred bounds: slower than the query)."""
+    return "{" + ",".join(map(text, values)) + "}"
+
+
+def _instances(qs: QuerySet, compiler, rows: list) -> list:
+    """Model instances from rows shaped like ``compiler``'s SELECT, as ``ModelIterable``
+    builds them (the same converters, deferred fields and annotations)."""
+    select, klass_info = compiler.select, compiler.klass_info
+    first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [col.target.attname for col, *_ in select[first:last]]
+    model, db = klass_info["model"], qs.db
+    annotations = compiler.annotation_col_map.items()
+    out = []
+    for row in compiler.results_iter([rows]):
+        obj = model.from_db(db, init_list, row[first:last])
+        for name, at in annotations:
+            setattr(obj, name, row[at])
+        out.append(obj)
+    if qs._prefetch_related_lookups:
+        prefetch_related_objects(out, *qs._prefetch_related_lookups)
+    return out
 
 
 def _density_near(qs: QuerySet, lat: float, lng: float, radius: float, need: int) -> float:
