@@ -141,32 +141,23 @@ def validity_of(template: CouponTemplate, *, claimed_at: datetime) -> tuple[date
 
 @transaction.atomic(durable=True)
 def _claim(*, customer: User, template: CouponTemplate, claim_key: str, now: datetime, held: int):
-    while True:
-        if held >= template.per_customer_limit:
-            raise CouponLimitReached(extra={"limit": template.per_customer_limit})
-        valid_from, valid_until = validity_of(template, claimed_at=now)
-        coupon = Coupon(
-            template=template,
-            customer=customer,
-            code=new_code(),
-            slot=held + 1,
-            claim_key=claim_key,
-            claimed_at=now,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            reserved_fen=template.worst_case_cost_fen if template.campaign_id else 0,
-        )
-        try:
-            with transaction.atomic():
-                coupon.save(force_insert=True)
-            break
-        except IntegrityError:
-            # A concurrent claim of this customer committed first (the insert waited for it):
-            # the same request again, or another claim that took this slot.
-            existing = Coupon.objects.filter(customer=customer, claim_key=claim_key).first()
-            if existing is not None:
-                return existing
-            held = Coupon.objects.filter(template=template, customer=customer).count()
+    """One attempt, one transaction. A unique violation (this customer's slot taken, or this
+    key used, by a concurrent claim that committed first: the insert waited for it) rolls it
+    all back and reaches the caller, who looks again; no savepoint on the hot path."""
+    valid_from, valid_until = validity_of(template, claimed_at=now)
+    coupon = Coupon(
+        template=template,
+        customer=customer,
+        code=new_code(),
+        slot=held + 1,
+        claim_key=claim_key,
+        claimed_at=now,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        reserved_fen=template.worst_case_cost_fen if template.campaign_id else 0,
+    )
+    coupon.save(force_insert=True)
+    record_event(coupon=coupon, actor=customer, from_status="", to_status=Coupon.Status.ISSUED)
     if template.daily_cap:
         _take_daily(template, now)
     if template.campaign_id:
@@ -194,8 +185,24 @@ def _claim(*, customer: User, template: CouponTemplate, claim_key: str, now: dat
         if reason is CouponOutOfStock:
             cache.set(_sold_out_key(template.pk), True, SOLD_OUT_HINT_S)
         raise reason()
-    record_event(coupon=coupon, actor=customer, from_status="", to_status=Coupon.Status.ISSUED)
     return coupon
+
+
+def _claim_until_decided(
+    *, customer: User, template: CouponTemplate, claim_key: str, now: datetime, held: int
+) -> Coupon:
+    while True:
+        if held >= template.per_customer_limit:
+            raise CouponLimitReached(extra={"limit": template.per_customer_limit})
+        try:
+            return _claim(
+                customer=customer, template=template, claim_key=claim_key, now=now, held=held
+            )
+        except IntegrityError:
+            existing = Coupon.objects.filter(customer=customer, claim_key=claim_key).first()
+            if existing is not None:
+                return existing  # the same request, made twice at once
+            held = Coupon.objects.filter(template=template, customer=customer).count()
 
 
 def _take_daily(template: CouponTemplate, now: datetime) -> None:
@@ -260,4 +267,6 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
     held = Coupon.objects.filter(template=template, customer=customer).count()
     if held >= template.per_customer_limit:
         raise CouponLimitReached(extra={"limit": template.per_customer_limit})
-    return _claim(customer=customer, template=template, claim_key=claim_key, now=now, held=held)
+    return _claim_until_decided(
+        customer=customer, template=template, claim_key=claim_key, now=now, held=held
+    )
