@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from coupons import services
+from coupons.errors import CouponOutOfStock
 from tests.coupons.factories import live_template
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,8 @@ def post(client, template, key):
 def sold_out(owner, officer, customers):
     template = live_template(owner=owner, reviewer=officer, total_stock=1)
     services.coupon_claim(customer=customers[0], template_id=template.pk, claim_key="winner-0001")
-    with pytest.raises(Exception):  # the first loser reads the template and leaves the hint
+    # The first loser reads the template and leaves the hint.
+    with pytest.raises(CouponOutOfStock):
         services.coupon_claim(customer=customers[1], template_id=template.pk, claim_key="l" * 10)
     return template
 
