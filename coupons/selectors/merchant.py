@@ -14,15 +14,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from alliance.templatetags.alliance import fen
 from merchants.models import Merchant, MerchantStaff
 
 from ..errors import NotInYourGrid
 from ..models import Campaign, Coupon, CouponTemplate, TemplateChange, Verification
 from ..services import TemplateFields
 from ..services._common import local, local_midnight
+from ..wording import value_in_words
 
 Kind = CouponTemplate.Kind
 
@@ -151,36 +150,8 @@ def template_fields_of(template: CouponTemplate) -> TemplateFields:
     )
 
 
-def _zhe(pay_percent: int) -> str:
-    """85 -> "8.5", 80 -> "8": the 折 a customer reads."""
-    tens, ones = divmod(pay_percent, 10)
-    return f"{tens}.{ones}" if ones else str(tens)
-
-
-def value_text(template: CouponTemplate) -> str:
-    """What the coupon is worth, in plain words (the counter reads it to the customer)."""
-    if template.kind == Kind.CASH_OFF:
-        if template.min_spend_fen:
-            return _("%(off)s off when spending at least %(min)s") % {
-                "off": fen(template.discount_fen),
-                "min": fen(template.min_spend_fen),
-            }
-        return _("%(off)s off") % {"off": fen(template.discount_fen)}
-    if template.kind == Kind.PERCENT_OFF:
-        text = _("Pay %(percent)s%% (%(zhe)s折), at most %(cap)s off") % {
-            "percent": template.pay_percent,
-            "zhe": _zhe(template.pay_percent or 0),
-            "cap": fen(template.cap_fen),
-        }
-        if template.min_spend_fen:
-            text += _(", when spending at least %(min)s") % {"min": fen(template.min_spend_fen)}
-        return text
-    if template.kind == Kind.PAID_VOUCHER:
-        return _("Voucher worth %(value)s (bought for %(price)s)") % {
-            "value": fen(template.discount_fen),
-            "price": fen(template.price_fen),
-        }
-    return _("Gift: %(item)s") % {"item": template.gift_item}
+# One wording with the console (``coupons.wording``).
+value_text = value_in_words
 
 
 def today_start(now: datetime | None = None) -> datetime:
