@@ -34,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _benchdb import ensure_database, setup_django  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/alliance_bench"
 TABLE = "bench_grid_point"
@@ -171,41 +172,6 @@ def query_centres(n: int, seed: int, sparse_share: float = 0.15):
 
 
 # --- Database and table --------------------------------------------------------------------------
-def ensure_database(url: str) -> None:
-    import dj_database_url
-    import psycopg
-    from psycopg import sql
-
-    cfg = dj_database_url.parse(url)
-    params = {
-        "host": cfg.get("HOST") or None,
-        "port": cfg.get("PORT") or None,
-        "user": cfg.get("USER") or None,
-        "password": cfg.get("PASSWORD") or None,
-    }
-    params = {k: v for k, v in params.items() if v}
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]
-        ).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
-            print(f"created database {cfg['NAME']}")
-
-
-def setup_django(url: str):
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance.settings.test")
-    os.environ["DATABASE_URL"] = url
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        sys.exit(f"grid_bench needs PostgreSQL, DATABASE_URL gives {connection.vendor}")
-    return connection
-
-
 def define_model():
     from branches.models import Located
 
@@ -408,7 +374,7 @@ def main() -> None:
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     ensure_database(url)
-    connection = setup_django(url)
+    connection = setup_django(url, bench="grid_bench")
     BenchPoint = define_model()
 
     from branches import geo, selectors

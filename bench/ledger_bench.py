@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _benchdb import ensure_database, setup_django  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/alliance_ledger_bench"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -57,38 +58,6 @@ POINTS_TABLES = [
 
 
 # --- Database --------------------------------------------------------------------------------
-def ensure_database(url: str) -> None:
-    import dj_database_url
-    import psycopg
-    from psycopg import sql
-
-    cfg = dj_database_url.parse(url)
-    params = {
-        "host": cfg.get("HOST") or None,
-        "port": cfg.get("PORT") or None,
-        "user": cfg.get("USER") or None,
-        "password": cfg.get("PASSWORD") or None,
-    }
-    params = {k: v for k, v in params.items() if v}
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
-            print(f"created database {cfg['NAME']}")
-
-
-def setup_django(url: str):
-    os.environ["DJANGO_SETTINGS_MODULE"] = "alliance.settings.test"
-    os.environ["DATABASE_URL"] = url
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        sys.exit(f"ledger_bench needs PostgreSQL, DATABASE_URL gives {connection.vendor}")
-    return connection
-
-
 def reset(connection) -> None:
     """Empty the ledger and the users (TRUNCATE is not a row operation: the immutability
     triggers do not fire)."""
@@ -171,7 +140,7 @@ def run_spends(customer_ids: list[int], lots: int, spends: int, spend_points: in
 
 
 def _worker(url: str, customer_ids: list[int], lots: int, tag: str, merchant_id, start_at: float, out):
-    setup_django(url)
+    setup_django(url, bench="ledger_bench")
     while time.time() < start_at:  # start together
         time.sleep(0.005)
     t0 = time.perf_counter()
@@ -242,7 +211,7 @@ def main() -> None:
 
     url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     ensure_database(url)
-    connection = setup_django(url)
+    connection = setup_django(url, bench="ledger_bench")
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
