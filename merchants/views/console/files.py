@@ -1,251 +1,33 @@
-"""Branch console pages for merchants: the review queue, the merchant list, the merchant's file
-(信息建档) and the stores layer of the grid map.
-
-Views parse input, call a selector or a service and render. Every row is looked up through the
-merchants selectors, which scope it to the user's grid: a row outside it is a 404, never a 403,
-so ids cannot be probed. The services re-check the grid, the state and the role; their refusals
-come back as form errors (or a 404/403 for the grid and the role).
-"""
+"""The merchant list, the merchant's file (信息建档) and the stores layer of the grid map."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from h3.api import basic_int as h3
 
 from accounts import roles
 from accounts.access import staff_console
-from alliance.errors import ApplicationError, Forbidden, NotFound
+from alliance.errors import ApplicationError, NotFound
 from branches import geo
-from branches.selectors import grid_radius_m
 
-from .. import console_forms as forms
-from .. import selectors, services
-from ..credit_code import credit_code_problem, normalize_credit_code
-from ..models import ApplicationDocument, Merchant, MerchantApplication, ProfileChange
-
-QUEUE_PAGE_SIZE = 20
-LIST_PAGE_SIZE = 50
-MAP_STORES_MAX = 5000
-
-
-def _htmx_partial(request: HttpRequest, template: str, partial: str) -> str:
-    return f"{template}#{partial}" if request.htmx else template
-
-
-def _raise_for_access(exc: ApplicationError) -> None:
-    """The grid and the role are answered as pages (404/403); anything else is the user's to
-    fix and is shown on the form."""
-    if isinstance(exc, NotFound):
-        raise Http404 from exc
-    if isinstance(exc, Forbidden):
-        raise PermissionDenied(str(exc.message)) from exc
-
-
-# --- Review queue -------------------------------------------------------------------------------
-
-
-CREDIT_CODE_PROBLEMS = {
-    "length": gettext_lazy("must be 18 characters"),
-    "alphabet": gettext_lazy("contains a character that is not allowed"),
-    "authority": gettext_lazy("unknown registration authority"),
-    "type": gettext_lazy("unknown entity type"),
-    "division": gettext_lazy("invalid administrative division"),
-    "check": gettext_lazy("check character does not match"),
-}
-
-
-@dataclass
-class Pin:
-    """Where the store lies against its branch: distance, and a position in a small SVG of the
-    branch's circle (a drawing without JavaScript, tiles or a CDN)."""
-
-    lat: float
-    lng: float
-    distance_m: float | None = None
-    x: float = 50.0
-    y: float = 50.0
-
-
-def _pin(application: MerchantApplication) -> Pin | None:
-    if application.lat is None:
-        return None
-    pin = Pin(lat=application.lat, lng=application.lng)
-    branch = application.branch
-    if branch is not None:
-        pin.distance_m = geo.distance_m(branch.lat, branch.lng, application.lat, application.lng)
-        # Local flat projection around the branch; the SVG circle (r=40) is the grid's radius.
-        scale = 40 / grid_radius_m()
-        east = math.radians(application.lng - branch.lng) * geo.EARTH_RADIUS_M * math.cos(
-            math.radians(branch.lat)
-        )
-        north = math.radians(application.lat - branch.lat) * geo.EARTH_RADIUS_M
-        pin.x = max(2.0, min(98.0, 50 + east * scale))
-        pin.y = max(2.0, min(98.0, 50 - north * scale))
-    return pin
-
-
-@dataclass
-class QueueRow:
-    application: MerchantApplication
-    pin: Pin | None
-    credit_code_ok: bool
-    credit_code_problem: str
-    lookalikes: selectors.Lookalikes
-    forms: dict = field(default_factory=dict)
-    active: str = ""  # the action whose form holds errors
-    decided: object = None  # what the decision made (merchant or application)
-
-
-def _queue_row(user, application: MerchantApplication, *, bound=None) -> QueueRow:
-    problem = credit_code_problem(normalize_credit_code(application.credit_code))
-    row_forms = {
-        name: form_class(prefix=f"a{application.pk}") for name, form_class in forms.DECISION_FORMS.items()
-    }
-    active = ""
-    if bound is not None:
-        active, form = bound
-        row_forms[active] = form
-    return QueueRow(
-        application=application,
-        pin=_pin(application),
-        credit_code_ok=problem is None,
-        credit_code_problem=CREDIT_CODE_PROBLEMS.get(problem, problem or ""),
-        lookalikes=selectors.application_lookalikes(user, application.pk),
-        forms=row_forms,
-        active=active,
-    )
-
-
-def _queue_page(request, *, bound_row: QueueRow | None = None):
-    page = Paginator(selectors.review_queue(request.user), QUEUE_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    rows = [
-        bound_row if bound_row and bound_row.application.pk == a.pk else _queue_row(request.user, a)
-        for a in page
-    ]
-    return render(
-        request,
-        "merchants/console/review_queue.html",
-        {"page": page, "rows": rows, "radius_m": grid_radius_m()},
-    )
-
-
-@staff_console
-@require_GET
-def review_queue(request):
-    return _queue_page(request)
-
-
-@staff_console
-@require_POST
-def application_decide(request, pk: int, action: str):
-    """Approve (with a fee plan), reject (reason) or return (comments) one application.
-
-    htmx swaps the row in place (the decided row, or the row with the form's errors); without
-    JavaScript the queue page is shown again (after a redirect on success)."""
-    if action not in forms.DECISION_FORMS:
-        raise Http404
-    # Any application the user may read; a decided one answers with a form error.
-    application = selectors.applications_visible_to(request.user).filter(pk=pk).first()
-    if application is None:
-        raise Http404
-    form = forms.DECISION_FORMS[action](request.POST, prefix=f"a{pk}")
-    decided = None
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            if action == "approve":
-                decided = services.application_approve(
-                    actor=request.user,
-                    application_id=pk,
-                    fee_plan_id=data["fee_plan"].pk,
-                    reason=data["reason"],
-                )
-                done = _("Approved: merchant %(code)s joins the alliance.") % {"code": decided.code}
-            elif action == "reject":
-                decided = services.application_reject(
-                    actor=request.user, application_id=pk, reason=data["reason"]
-                )
-                done = _("Application %(name)s rejected.") % {"name": decided}
-            else:
-                decided = services.application_return(
-                    actor=request.user, application_id=pk, comments=data["comments"]
-                )
-                done = _("Application %(name)s returned for changes.") % {"name": decided}
-        except ApplicationError as exc:
-            _raise_for_access(exc)
-            form.add_error(None, exc.message)
-        else:
-            if request.htmx:
-                application.refresh_from_db()
-                return render(
-                    request,
-                    "merchants/console/review_queue.html#application-row",
-                    {
-                        "row": QueueRow(
-                            application=application,
-                            pin=None,
-                            credit_code_ok=True,
-                            credit_code_problem="",
-                            lookalikes=selectors.Lookalikes([], []),
-                            decided=decided,
-                        ),
-                        "done": done,
-                    },
-                )
-            messages.success(request, done)
-            return redirect("merchants:console_review_queue")
-    row = _queue_row(request.user, application, bound=(action, form))
-    if not request.htmx and application.status != MerchantApplication.Status.SUBMITTED:
-        # Decided meanwhile: its row is no longer on the queue page to carry the error.
-        for error in form.non_field_errors():
-            messages.error(request, error)
-    if request.htmx:
-        return render(
-            request,
-            "merchants/console/review_queue.html#application-row",
-            {"row": row, "radius_m": grid_radius_m()},
-        )
-    return _queue_page(request, bound_row=row)
-
-
-@staff_console
-@require_GET
-def application_document(request, pk: int):
-    """A licence or storefront photo, streamed to staff who may see its application. Uploads are
-    not published under MEDIA_URL: a licence is personal data."""
-    document = ApplicationDocument.objects.filter(pk=pk).first()
-    if document is None:
-        raise Http404
-    try:
-        selectors.application_get(request.user, document.application_id)
-    except NotFound as exc:
-        raise Http404 from exc
-    response = FileResponse(document.image.open("rb"), content_type=document.content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = "inline"
-    patch_cache_control(response, private=True, max_age=300)
-    return response
-
-
-# --- Merchant list ------------------------------------------------------------------------------
+from ... import console_forms as forms
+from ... import selectors, services
+from ...models import Merchant, ProfileChange
+from ._common import LIST_PAGE_SIZE, MAP_STORES_MAX, _form_errors, _htmx_partial, _raise_for_access
 
 
 @staff_console
@@ -268,7 +50,13 @@ def merchant_list(request):
     response = render(
         request,
         _htmx_partial(request, "merchants/console/merchant_list.html", "results"),
-        {"form": form, "page": page, "search": search, "status": status, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "search": search,
+            "status": status,
+            "query": query.urlencode(),
+        },
     )
     patch_vary_headers(response, ("HX-Request",))
     return response
@@ -301,12 +89,16 @@ def _change_rows(
             ChangeRow(
                 change=change,
                 fields=[
-                    (capfirst(Merchant._meta.get_field(name).verbose_name),
-                     change.old.get(name, ""), change.new.get(name, ""))
+                    (
+                        capfirst(Merchant._meta.get_field(name).verbose_name),
+                        change.old.get(name, ""),
+                        change.new.get(name, ""),
+                    )
                     for name in change.fields
                 ],
                 reject_form=(
-                    form if isinstance(form, forms.ChangeRejectForm)
+                    form
+                    if isinstance(form, forms.ChangeRejectForm)
                     else forms.ChangeRejectForm(prefix=prefix)
                 ),
             )
@@ -395,7 +187,14 @@ def visit_create(request, pk: int):
 
 
 def _merchant_write(
-    request, pk: int, form: django_forms.Form, call, *, done: str, anchor: str, partial: str,
+    request,
+    pk: int,
+    form: django_forms.Form,
+    call,
+    *,
+    done: str,
+    anchor: str,
+    partial: str,
     form_key: str,
 ) -> HttpResponse:
     """The shared shape of a write on the merchant file: a valid form calls the service
@@ -425,9 +224,13 @@ def merchant_status(request, pk: int, action: str):
     merchant = _merchant_or_404(request, pk)
     done = _("%(merchant)s suspended.") if action == "suspend" else _("%(merchant)s reinstated.")
     return _merchant_write(
-        request, pk, forms.MerchantReasonForm(request.POST),
+        request,
+        pk,
+        forms.MerchantReasonForm(request.POST),
         lambda data: service(actor=request.user, merchant_id=pk, reason=data["reason"]),
-        done=done % {"merchant": merchant}, anchor="#status", partial="status-form",
+        done=done % {"merchant": merchant},
+        anchor="#status",
+        partial="status-form",
         form_key="status_form",
     )
 
@@ -441,12 +244,16 @@ def merchant_close(request, pk: int):
     if not _may_change_status(request.user):
         raise PermissionDenied
     return _merchant_write(
-        request, pk, forms.MerchantCloseForm(request.POST),
+        request,
+        pk,
+        forms.MerchantCloseForm(request.POST),
         lambda data: services.merchant_close(
             actor=request.user, merchant_id=pk, reason=data["reason"]
         ),
-        done=_("%(merchant)s closed.") % {"merchant": merchant}, anchor="#status",
-        partial="close-form", form_key="close_form",
+        done=_("%(merchant)s closed.") % {"merchant": merchant},
+        anchor="#status",
+        partial="close-form",
+        form_key="close_form",
     )
 
 
@@ -471,12 +278,18 @@ def profile_change_decide(request, pk: int, change_pk: int, action: str):
     )
     status = ProfileChange.Status.APPROVED if approve else ProfileChange.Status.REJECTED
     return _merchant_write(
-        request, pk, form,
+        request,
+        pk,
+        form,
         lambda data: services.profile_change_decide(
-            actor=request.user, change_id=change_pk, approve=approve,
+            actor=request.user,
+            change_id=change_pk,
+            approve=approve,
             reason=data.get("reason", ""),
         ),
-        done=str(status.label), anchor="#changes", partial="change-requests",
+        done=str(status.label),
+        anchor="#changes",
+        partial="change-requests",
         form_key="change_form",
     )
 
@@ -506,22 +319,6 @@ def store_move(request, pk: int):
     return _form_again(request, pk, "move-form", move_form=form)
 
 
-def _form_errors(form: django_forms.Form, exc: ApplicationError) -> None:
-    """A service's field errors (``extra.fields``) onto the form's fields, else on top."""
-    fields = exc.extra.get("fields") or {}
-    placed = False
-    for name, errors in fields.items():
-        if name in form.fields:
-            for error in errors:
-                form.add_error(name, error)
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
-
-
-# --- Grid map: stores ---------------------------------------------------------------------------
-
-
 @staff_console
 @require_GET
 def store_map_data(request) -> HttpResponse:
@@ -531,9 +328,18 @@ def store_map_data(request) -> HttpResponse:
     rows = (
         selectors.stores_visible_to(request.user)
         .order_by("pk")
-        .values_list("pk", "lat", "lng", "h3_cell", "name", "merchant_id",
-                     "merchant__business_name", "merchant__code", "merchant__status",
-                     "branch__code")
+        .values_list(
+            "pk",
+            "lat",
+            "lng",
+            "h3_cell",
+            "name",
+            "merchant_id",
+            "merchant__business_name",
+            "merchant__code",
+            "merchant__status",
+            "branch__code",
+        )
     )
     counts: dict[int, int] = {}
     features = []
@@ -576,6 +382,8 @@ def store_map_data(request) -> HttpResponse:
         "max_per_cell": max(counts.values(), default=0),
         "features": features,
     }
-    response = JsonResponse(data, json_dumps_params={"separators": (",", ":"), "ensure_ascii": False})
+    response = JsonResponse(
+        data, json_dumps_params={"separators": (",", ":"), "ensure_ascii": False}
+    )
     patch_cache_control(response, private=True, no_cache=True)
     return response
