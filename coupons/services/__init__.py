@@ -3,8 +3,8 @@
 from .campaigns import campaign_close, campaign_create, campaign_set_budget
 from .claiming import coupon_claim, coupon_exchange
 from .expiry import coupons_expire_due
+from .template_fields import TemplateFields
 from .templates import (
-    TemplateFields,
     template_add_stock,
     template_approve,
     template_create,
