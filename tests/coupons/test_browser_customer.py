@@ -38,7 +38,7 @@ def test_find_claim_and_show_the_qr_on_a_phone(
     page.goto(f"/offers/?area={branch.pk}")
     offer = page.locator("li.offer", has_text="秋日茶歇")
     expect(offer).to_be_visible()
-    expect(offer.locator(".distance")).to_have_text("500 m")
+    expect(offer.locator(".distance")).to_have_text("500 米")  # the phone asks for Chinese
     offer.locator("a").click()
     page.wait_for_url(re.compile(rf"/offers/coupon/{template.pk}/"))
 
