@@ -55,3 +55,9 @@ def clear_last_month() -> int:
     local = timezone.localtime(now, points_zone())
     year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
     return services.points_clearing_run(period=date(year, month, 1), now=now).pk
+
+
+@shared_task
+def remind_expiring_points() -> int:
+    """Daily: text customers whose points expire within the reminder window (once each)."""
+    return services.points_remind_expiring()

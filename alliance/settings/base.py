@@ -286,6 +286,10 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "points.tasks.expire_due_points",
         "schedule": crontab(minute=20, hour=0),
     },
+    "points-expiry-reminders": {
+        "task": "points.tasks.remind_expiring_points",
+        "schedule": crontab(minute=0, hour=10),  # 10:00 in Shanghai: not at night
+    },
     "points-tier-review": {
         "task": "points.tasks.review_tiers",
         "schedule": crontab(minute=40, hour=0, day_of_month=1),

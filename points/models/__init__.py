@@ -2,6 +2,7 @@
 
 from .clearing import ClearingLine, ClearingRun, ClearingStatement
 from .ledger import (
+    ExpiryReminder,
     ImmutableRow,
     JournalEntry,
     JournalLine,
@@ -17,6 +18,7 @@ __all__ = [
     "ClearingStatement",
     "EarnCampaign",
     "EarnRate",
+    "ExpiryReminder",
     "ImmutableRow",
     "JournalEntry",
     "JournalLine",

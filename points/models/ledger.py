@@ -266,3 +266,25 @@ class LotAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id} <- lot {self.lot_id}: {self.points}"
+
+
+class ExpiryReminder(models.Model):
+    """One reminder per customer per expiry moment: the reminder job sends it once, however
+    often it runs (the unique constraint decides, not the job's memory)."""
+
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="+")
+    expires_at = models.DateTimeField(_("expires"))
+    points = models.BigIntegerField(_("points"))
+    sent_at = models.DateTimeField(_("sent"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("expiry reminder")
+        verbose_name_plural = _("expiry reminders")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "expires_at"], name="points_expiry_reminder_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.expires_at:%Y-%m-%d}: {self.points}"

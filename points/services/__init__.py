@@ -12,6 +12,7 @@ from .ledger import (
     points_post,
     system_account,
 )
+from .reminders import points_remind_expiring
 from .spending import points_refund_spend, points_spend, points_spend_within, points_transfer
 from .tiers import points_earn_for_payment, tier_evaluate, tier_record_spending
 
@@ -29,6 +30,7 @@ __all__ = [
     "points_expire",
     "points_post",
     "points_refund_spend",
+    "points_remind_expiring",
     "points_release_pending",
     "points_spend",
     "points_spend_within",
