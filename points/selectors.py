@@ -102,7 +102,9 @@ def ledger_check() -> LedgerReport:
     accounts = PointsAccount.objects.annotate(
         line_available=_sum(lines.filter(bucket=JournalLine.Bucket.AVAILABLE), "account", "amount"),
         line_pending=_sum(lines.filter(bucket=JournalLine.Bucket.PENDING), "account", "amount"),
-        lot_available=_sum(lots.filter(state=PointsLot.State.AVAILABLE), "account", "remaining_points"),
+        lot_available=_sum(
+            lots.filter(state=PointsLot.State.AVAILABLE), "account", "remaining_points"
+        ),
         lot_pending=_sum(lots.filter(state=PointsLot.State.PENDING), "account", "remaining_points"),
     )
     customer = Q(kind=PointsAccount.Kind.CUSTOMER)
@@ -119,7 +121,11 @@ def ledger_check() -> LedgerReport:
             add(Break("pending differs from its lines", subject, a.line_pending, a.pending))
         if a.kind == PointsAccount.Kind.CUSTOMER:
             if a.balance != a.lot_available:
-                add(Break("balance differs from available lots", subject, a.lot_available, a.balance))
+                add(
+                    Break(
+                        "balance differs from available lots", subject, a.lot_available, a.balance
+                    )
+                )
             if a.pending != a.lot_pending:
                 add(Break("pending differs from pending lots", subject, a.lot_pending, a.pending))
             if a.balance < 0 or a.pending < 0:
@@ -129,10 +135,15 @@ def ledger_check() -> LedgerReport:
     for lot in PointsLot.objects.annotate(line_total=_sum(lot_lines, "lot", "amount")).exclude(
         remaining_points=F("line_total")
     ):
-        add(Break("lot remaining differs from its lines", f"lot {lot.pk}", lot.line_total,
-                  lot.remaining_points))
+        add(
+            Break(
+                "lot remaining differs from its lines",
+                f"lot {lot.pk}",
+                lot.line_total,
+                lot.remaining_points,
+            )
+        )
     return report
-
 
 
 # --- Earning rules and tiers ---------------------------------------------------------------------
@@ -168,7 +179,11 @@ def member_tier(*, customer_id: int):
 
 
 def earn_quote(
-    *, customer_id: int, amount_fen: int, merchant_id: int | None, category: str = "",
+    *,
+    customer_id: int,
+    amount_fen: int,
+    merchant_id: int | None,
+    category: str = "",
     at: datetime | None = None,
 ) -> EarnQuote:
     """What a payment of ``amount_fen`` earns under the rules in force at ``at``.
@@ -191,7 +206,9 @@ def earn_quote(
     campaigns = EarnCampaign.objects.filter(
         Q(category="") | Q(category=category),
         Q(merchant_id__isnull=True) | Q(merchant_id=merchant_id),
-        is_active=True, starts_at__lte=at, ends_at__gt=at,
+        is_active=True,
+        starts_at__lte=at,
+        ends_at__gt=at,
     ).order_by("pk")
     for campaign in campaigns:
         bonus = base * campaign.bonus_percent // 100
@@ -213,8 +230,9 @@ def rolling_spending_fen(*, customer_id: int, at: datetime) -> int:
     except ValueError:  # 29 February
         start = local.replace(year=local.year - 1, day=28)
     return (
-        QualifyingSpend.objects.filter(customer_id=customer_id, at__gt=start, at__lte=at)
-        .aggregate(total=Sum("amount_fen"))["total"]
+        QualifyingSpend.objects.filter(customer_id=customer_id, at__gt=start, at__lte=at).aggregate(
+            total=Sum("amount_fen")
+        )["total"]
         or 0
     )
 
@@ -228,7 +246,9 @@ class DeductionQuote:
     amount_fen: int
 
 
-def deduction_quote(*, customer_id: int, order_fen: int, now: datetime | None = None) -> DeductionQuote:
+def deduction_quote(
+    *, customer_id: int, order_fen: int, now: datetime | None = None
+) -> DeductionQuote:
     """The most points a customer can put towards an order of ``order_fen``, and their value.
 
     Capped by what they can spend now and by ``ALLIANCE_POINTS_MAX_DEDUCTION_PERCENT`` of the
@@ -249,8 +269,9 @@ class ExpiringSoon:
     first_expiry: datetime | None
 
 
-def points_expiring_soon(*, customer_id: int, now: datetime | None = None,
-                         days: int | None = None) -> ExpiringSoon:
+def points_expiring_soon(
+    *, customer_id: int, now: datetime | None = None, days: int | None = None
+) -> ExpiringSoon:
     """Available points that expire within ``days`` (default the reminder setting)."""
     from datetime import timedelta
 
@@ -260,9 +281,12 @@ def points_expiring_soon(*, customer_id: int, now: datetime | None = None,
     now = now or timezone.now()
     days = settings.ALLIANCE_POINTS_EXPIRY_REMINDER_DAYS if days is None else days
     row = PointsLot.objects.filter(
-        account__customer_id=customer_id, account__kind=PointsAccount.Kind.CUSTOMER,
-        state=PointsLot.State.AVAILABLE, remaining_points__gt=0,
-        expires_at__gt=now, expires_at__lte=now + timedelta(days=days),
+        account__customer_id=customer_id,
+        account__kind=PointsAccount.Kind.CUSTOMER,
+        state=PointsLot.State.AVAILABLE,
+        remaining_points__gt=0,
+        expires_at__gt=now,
+        expires_at__lte=now + timedelta(days=days),
     ).aggregate(points=Sum("remaining_points"), first=Min("expires_at"))
     return ExpiringSoon(points=row["points"] or 0, first_expiry=row["first"])
 
@@ -306,11 +330,16 @@ def points_expiring_by_date(*, customer_id: int, now: datetime, days: int) -> li
 
     rows = (
         PointsLot.objects.filter(
-            account__customer_id=customer_id, account__kind=PointsAccount.Kind.CUSTOMER,
-            state=PointsLot.State.AVAILABLE, remaining_points__gt=0,
-            expires_at__gt=now, expires_at__lte=now + timedelta(days=days),
+            account__customer_id=customer_id,
+            account__kind=PointsAccount.Kind.CUSTOMER,
+            state=PointsLot.State.AVAILABLE,
+            remaining_points__gt=0,
+            expires_at__gt=now,
+            expires_at__lte=now + timedelta(days=days),
         )
-        .values("expires_at").annotate(points=Sum("remaining_points")).order_by("expires_at")
+        .values("expires_at")
+        .annotate(points=Sum("remaining_points"))
+        .order_by("expires_at")
     )
     return [Expiring(expires_at=r["expires_at"], points=r["points"]) for r in rows]
 
@@ -331,8 +360,10 @@ def tier_progress(*, customer_id: int, tier, now: datetime) -> TierProgress:
         return TierProgress(spending_fen=spending, next_tier=None, remaining_fen=0, percent=100)
     percent = min(max(spending, 0) * 100 // next_tier.threshold_fen, 100)
     return TierProgress(
-        spending_fen=spending, next_tier=next_tier,
-        remaining_fen=max(next_tier.threshold_fen - spending, 0), percent=percent,
+        spending_fen=spending,
+        next_tier=next_tier,
+        remaining_fen=max(next_tier.threshold_fen - spending, 0),
+        percent=percent,
     )
 
 
@@ -362,7 +393,8 @@ def customer_history(*, customer_id: int):
     """
     account_id = (
         PointsAccount.objects.filter(kind=PointsAccount.Kind.CUSTOMER, customer_id=customer_id)
-        .values_list("pk", flat=True).first()
+        .values_list("pk", flat=True)
+        .first()
     )
     if account_id is None:
         return JournalEntry.objects.none()
@@ -412,20 +444,29 @@ def _describe(entry, merchant: str) -> str:
     Kind = JournalEntry.Kind
     at = {"merchant": merchant}
     if entry.kind == Kind.EARN:
-        return _("Points for your payment at %(merchant)s") % at if merchant else _(
-            "Points for your payment")
+        return (
+            _("Points for your payment at %(merchant)s") % at
+            if merchant
+            else _("Points for your payment")
+        )
     if entry.kind == Kind.MAKE_AVAILABLE:
         return _("Pending points can now be used")
     if entry.kind == Kind.CANCEL_PENDING:
-        return _("Pending points cancelled: your payment at %(merchant)s was refunded") % at \
-            if merchant else _("Pending points cancelled: the payment was refunded")
+        return (
+            _("Pending points cancelled: your payment at %(merchant)s was refunded") % at
+            if merchant
+            else _("Pending points cancelled: the payment was refunded")
+        )
     if entry.kind == Kind.SPEND:
         if entry.reference_type == "coupon":
             return _("Exchanged for a coupon")
         return _("Used to pay at %(merchant)s") % at if merchant else _("Used to pay")
     if entry.kind == Kind.REFUND:
-        return _("Points given back: your payment at %(merchant)s was refunded") % at \
-            if merchant else _("Points given back: the payment was refunded")
+        return (
+            _("Points given back: your payment at %(merchant)s was refunded") % at
+            if merchant
+            else _("Points given back: the payment was refunded")
+        )
     if entry.kind == Kind.EXPIRE:
         return _("Points expired")
     if entry.kind == Kind.ADJUST:
@@ -444,19 +485,28 @@ def history_rows(entries) -> list[HistoryRow]:
 
     entries = list(entries)
     names = dict(
-        Merchant.objects.filter(pk__in={e.merchant_id for e in entries if e.merchant_id})
-        .values_list("pk", "business_name")
+        Merchant.objects.filter(
+            pk__in={e.merchant_id for e in entries if e.merchant_id}
+        ).values_list("pk", "business_name")
     )
     rows = []
     for entry in entries:
         merchant = names.get(entry.merchant_id, "") if entry.merchant_id else ""
-        rows.append(HistoryRow(
-            entry_id=entry.pk, kind=entry.kind, kind_label=str(entry.get_kind_display()),
-            posted_at=entry.posted_at, points=entry.points, pending_points=entry.pending_points,
-            description=_describe(entry, merchant), merchant_name=merchant,
-            reference_type=entry.reference_type, reference_id=entry.reference_id,
-            reference_label=_reference_label(entry.reference_type, entry.reference_id),
-        ))
+        rows.append(
+            HistoryRow(
+                entry_id=entry.pk,
+                kind=entry.kind,
+                kind_label=str(entry.get_kind_display()),
+                posted_at=entry.posted_at,
+                points=entry.points,
+                pending_points=entry.pending_points,
+                description=_describe(entry, merchant),
+                merchant_name=merchant,
+                reference_type=entry.reference_type,
+                reference_id=entry.reference_id,
+                reference_label=_reference_label(entry.reference_type, entry.reference_id),
+            )
+        )
     return rows
 
 
@@ -494,6 +544,71 @@ def adjustment_get(*, entry_id: int) -> Adjustment:
     entry = JournalEntry.objects.get(pk=entry_id, kind=JournalEntry.Kind.ADJUST)
     row = (
         JournalLine.objects.filter(entry=entry, account__kind=PointsAccount.Kind.CUSTOMER)
-        .values("account__customer_id").annotate(total=Sum("amount")).get()
+        .values("account__customer_id")
+        .annotate(total=Sum("amount"))
+        .get()
     )
     return Adjustment(entry=entry, customer_id=row["account__customer_id"], points=row["total"])
+
+
+# --- Branch staff: customers as far as their grid's merchants need -------------------------------
+
+
+def _grid_merchant_ids(branch_id: int):
+    from merchants.models import Store
+
+    return Store.objects.filter(branch_id=branch_id).values("merchant_id")
+
+
+def customer_for_staff(user, *, phone: str = "", customer_id: int | None = None):
+    """The customer, for bank staff: head office finds anyone; branch staff only a customer
+    who has dealt with a merchant of their grid (points earned or spent there, or a coupon of
+    it held); anybody else is ``customer_not_found``, the same answer as a number nobody has."""
+    from accounts import roles
+    from accounts.access import second_factor_ok
+    from coupons.models import Coupon
+
+    from .errors import CustomerNotFound
+
+    customer = customer_find(phone=phone, customer_id=customer_id)
+    if not second_factor_ok(user):
+        raise CustomerNotFound()
+    if roles.is_head_office(user):
+        return customer
+    if roles.is_branch_staff(user) and user.branch_id:
+        merchants = _grid_merchant_ids(user.branch_id)
+        dealt = (
+            JournalEntry.objects.filter(
+                lines__account__customer_id=customer.pk, merchant_id__in=merchants
+            ).exists()
+            or Coupon.objects.filter(
+                customer_id=customer.pk, template__merchant_id__in=merchants
+            ).exists()
+        )
+        if dealt:
+            return customer
+    raise CustomerNotFound()
+
+
+def customer_history_for_staff(user, *, customer_id: int):
+    """The history bank staff may read: all of it for head office; for branch staff only the
+    entries at their grid's merchants."""
+    from accounts import roles
+
+    history = customer_history(customer_id=customer_id)
+    if roles.is_head_office(user):
+        return history
+    return history.filter(merchant_id__in=_grid_merchant_ids(user.branch_id))
+
+
+def customer_coupons_for_staff(user, *, customer_id: int):
+    """The customer's coupons of merchants the user may see (all for head office)."""
+    from accounts import roles
+    from coupons.models import Coupon
+
+    coupons = Coupon.objects.filter(customer_id=customer_id).select_related(
+        "template", "template__merchant"
+    )
+    if not roles.is_head_office(user):
+        coupons = coupons.filter(template__merchant_id__in=_grid_merchant_ids(user.branch_id))
+    return coupons.order_by("-claimed_at", "-pk")[:50]

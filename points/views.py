@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import roles
-from accounts.access import head_office_only, role_required
+from accounts.access import head_office_only, role_required, staff_console
 from alliance.errors import ApplicationError
 
 from . import forms, selectors, services
@@ -58,8 +58,12 @@ def _history_page(request: HttpRequest, customer_id: int):
 
 def _history_context(page, rows, query: str) -> dict:
     """``query``: the query string the paging links keep ("" or "customer=5&")."""
-    return {"page": page, "rows": rows, "page_query": query,
-            "points_tz": settings.ALLIANCE_POINTS_TIME_ZONE}
+    return {
+        "page": page,
+        "rows": rows,
+        "page_query": query,
+        "points_tz": settings.ALLIANCE_POINTS_TIME_ZONE,
+    }
 
 
 @role_required(roles.is_customer, login_url="accounts:login")
@@ -87,15 +91,24 @@ def console_adjust(request):
             if form.is_valid():
                 customer = selectors.customer_find(customer_id=form.cleaned_data["customer"])
                 adjustment, created = adjust_once(
-                    actor=request.user, customer_id=customer.pk,
-                    points=form.cleaned_data["points"], reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    customer_id=customer.pk,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
                     client_key=form.cleaned_data["idempotency_key"],
                 )
-                messages.success(request, (
-                    _("Adjustment recorded: %(points)+d points for %(customer)s.") if created
-                    else _("This adjustment was already recorded (%(points)+d points for "
-                           "%(customer)s); it was not posted again.")
-                ) % {"points": adjustment.points, "customer": customer.masked_phone})
+                messages.success(
+                    request,
+                    (
+                        _("Adjustment recorded: %(points)+d points for %(customer)s.")
+                        if created
+                        else _(
+                            "This adjustment was already recorded (%(points)+d points for "
+                            "%(customer)s); it was not posted again."
+                        )
+                    )
+                    % {"points": adjustment.points, "customer": customer.masked_phone},
+                )
                 url = f"{reverse('points:console_adjust')}?customer={customer.pk}"
                 return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
             if form.cleaned_data.get("customer"):
@@ -115,12 +128,52 @@ def console_adjust(request):
         if request.htmx and "page" in request.GET:
             return render(request, HISTORY_PARTIAL, context)
         context["summary"] = selectors.points_summary(customer_id=customer.pk)
-        context["form"] = form if form is not None else forms.AdjustmentForm.for_customer(customer.pk)
+        context["form"] = (
+            form if form is not None else forms.AdjustmentForm.for_customer(customer.pk)
+        )
     elif form is not None:
         context["form_errors"] = form.errors
     template = "points/console_adjust.html"
     if request.htmx and not request.htmx.boosted:
         template += "#customer-panel"
     response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@staff_console
+@require_GET
+def console_customer(request):
+    """Bank staff look a customer up by mobile number: head office sees everything; branch
+    staff only a customer who dealt with their grid's merchants, and only those dealings."""
+    search = forms.CustomerSearchForm(request.GET if "phone" in request.GET else None)
+    customer = None
+    try:
+        if search.is_bound and search.is_valid():
+            customer = selectors.customer_for_staff(
+                request.user, phone=search.cleaned_data["phone"]
+            )
+        elif request.GET.get("customer", "").isdigit():
+            customer = selectors.customer_for_staff(
+                request.user, customer_id=int(request.GET["customer"])
+            )
+    except ApplicationError as exc:
+        error = exc.message
+    else:
+        error = ""
+    context = {"search": search, "customer": customer, "error": error}
+    if customer is not None:
+        history = selectors.customer_history_for_staff(request.user, customer_id=customer.pk)
+        page = Paginator(history, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+        rows = selectors.history_rows(page.object_list)
+        context.update(_history_context(page, rows, f"customer={customer.pk}&"))
+        if request.htmx and "page" in request.GET:
+            return render(request, HISTORY_PARTIAL, context)
+        context["coupons"] = selectors.customer_coupons_for_staff(
+            request.user, customer_id=customer.pk
+        )
+        if roles.is_head_office(request.user):
+            context["summary"] = selectors.points_summary(customer_id=customer.pk)
+    response = render(request, "points/console_customer.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response
