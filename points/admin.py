@@ -25,6 +25,7 @@ from .models import (
     JournalLine,
     PointsAccount,
     PointsLot,
+    PointsPolicy,
     Tier,
 )
 
@@ -244,3 +245,22 @@ class PointsLotAdmin(LedgerAdmin):
     @admin.display(description=_("customer"), ordering="account__customer__phone")
     def customer_phone(self, lot):
         return _masked(lot.account.customer)
+
+
+@admin.register(PointsPolicy)
+class PointsPolicyAdmin(HeadOfficeAdmin):
+    """One row: head office turns member-to-member transfer on or off (logged by the admin)."""
+
+    list_display = ["__str__", "transfer_enabled", "updated_at"]
+    fields = ["transfer_enabled", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not PointsPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        PointsPolicy.current()  # the row exists before anybody looks for it
+        return super().changelist_view(request, extra_context)

@@ -269,8 +269,8 @@ ALLIANCE_POINTS_PENDING_DAYS = 7
 # ALLIANCE_POINTS_TIME_ZONE (earned any day of 2026-01 -> expire at 2027-02-01 00:00 there).
 ALLIANCE_POINTS_EXPIRY_MONTHS = 12
 ALLIANCE_POINTS_TIME_ZONE = TIME_ZONE
-# Member-to-member transfer is off unless head office turns it on.
-ALLIANCE_POINTS_TRANSFER_ENABLED = env_bool("POINTS_TRANSFER_ENABLED", False)
+# Member-to-member transfer: off until head office turns it on (points.models.PointsPolicy,
+# in the admin).
 # What points are worth when spent (100 points = 1 yuan); clearing values spent points with it.
 ALLIANCE_POINTS_REDEEM_POINTS_PER_YUAN = 100
 # Points may pay at most this share of an order (percent).

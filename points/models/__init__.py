@@ -10,7 +10,15 @@ from .ledger import (
     PointsAccount,
     PointsLot,
 )
-from .rules import EarnCampaign, EarnRate, MemberTier, QualifyingSpend, Tier, TierHistory
+from .rules import (
+    EarnCampaign,
+    EarnRate,
+    MemberTier,
+    PointsPolicy,
+    QualifyingSpend,
+    Tier,
+    TierHistory,
+)
 
 __all__ = [
     "ClearingLine",
@@ -26,6 +34,7 @@ __all__ = [
     "MemberTier",
     "PointsAccount",
     "PointsLot",
+    "PointsPolicy",
     "QualifyingSpend",
     "Tier",
     "TierHistory",

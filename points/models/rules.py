@@ -4,6 +4,8 @@ All rates are integers: a base rate in points per yuan, tier and campaign factor
 (150 = x1.5), spending in fen. Points are always rounded down.
 """
 
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -132,3 +134,25 @@ class TierHistory(Immutable):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.old_tier_id} -> {self.new_tier_id}"
+
+
+class PointsPolicy(models.Model):
+    """Switches head office turns at run time (one row). Member-to-member transfer is off
+    until head office turns it on; Django admin's log keeps who changed it and when."""
+
+    transfer_enabled = models.BooleanField(_("member-to-member transfer"), default=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("points policy")
+        verbose_name_plural = _("points policy")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="points_policy_single_row"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Points policy"))
+
+    @classmethod
+    def current(cls) -> PointsPolicy:
+        return cls.objects.get_or_create(pk=1)[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,7 +21,7 @@ from ..errors import (
     RefundExceedsSpend,
 )
 from ..locks import lock_accounts
-from ..models import JournalEntry, LotAllocation, PointsLot
+from ..models import JournalEntry, LotAllocation, PointsLot, PointsPolicy
 from .ledger import (
     Kind,
     Line,
@@ -177,7 +176,8 @@ def points_transfer(
     idempotency_key: str,
     now: datetime | None = None,
 ) -> JournalEntry:
-    """Move points from one member to another, when ``ALLIANCE_POINTS_TRANSFER_ENABLED``.
+    """Move points from one member to another, when head office has turned transfers on
+    (``PointsPolicy.transfer_enabled``).
 
     Refuses ``points_transfer_disabled`` otherwise. The sender's lots are consumed FIFO; the
     receiver gets one lot per consumed lot with the same expiry and funder (a transfer does
@@ -185,7 +185,7 @@ def points_transfer(
     idempotent by key; locks both accounts in pk order.
     """
     now = now or timezone.now()
-    if not settings.ALLIANCE_POINTS_TRANSFER_ENABLED:
+    if not PointsPolicy.current().transfer_enabled:
         raise PointsTransferDisabled()
     if not (roles.is_head_office(actor) or getattr(actor, "pk", None) == from_customer_id):
         raise Forbidden()

@@ -185,3 +185,22 @@ def test_the_ledger_cannot_be_written_through_the_admin(ho_client, entry):
         assert ho_client.post(url(model, "delete", pk), {"post": "yes"}).status_code == 403
     assert JournalEntry.objects.filter(pk=entry.pk).exists()
     assert PointsLot.objects.filter(pk=lot.pk, remaining_points=120).exists()
+
+
+def test_head_office_turns_transfers_on_in_the_admin(ho_client, customer):
+    from points.models import PointsPolicy
+
+    client = ho_client
+    friend = UserFactory(role="customer")
+    listing = client.get("/admin/points/pointspolicy/")
+    assert listing.status_code == 200
+    response = client.post("/admin/points/pointspolicy/1/change/", {"transfer_enabled": "on"})
+    assert response.status_code == 302
+    assert PointsPolicy.current().transfer_enabled
+    assert client.get("/admin/points/pointspolicy/add/").status_code == 403  # one row only
+    from points import services
+
+    with pytest.raises(Exception) as caught:  # enabled: now it is the balance that refuses
+        services.points_transfer(actor=customer, from_customer_id=customer.pk,
+                                 to_customer_id=friend.pk, points=5, idempotency_key="t-admin")
+    assert caught.value.code == "points_insufficient"

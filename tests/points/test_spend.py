@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from points import services
-from points.models import JournalEntry, LotAllocation, PointsAccount, PointsLot
+from points.models import JournalEntry, LotAllocation, PointsAccount, PointsLot, PointsPolicy
 from points.selectors import customer_balance, usable_points
 
 from .conftest import sh
@@ -208,7 +208,7 @@ def test_transfer_is_off_by_default(customer):
 def test_transfer_when_enabled_keeps_the_expiry(customer, settings, three_lots, assert_ledger_ok):
     from tests.factories import UserFactory
 
-    settings.ALLIANCE_POINTS_TRANSFER_ENABLED = True
+    PointsPolicy.objects.update_or_create(pk=1, defaults={"transfer_enabled": True})
     friend = UserFactory(role="customer")
     jan, feb, mar = three_lots
     entry = services.points_transfer(actor=customer, from_customer_id=customer.pk,
