@@ -26,7 +26,7 @@ from accounts.access import IsCustomer
 from alliance.errors import ErrorSerializer
 from merchants.models import Category
 
-from .. import services
+from .. import services, wording
 from ..errors import CouponAlreadyUsed, CouponExpired, CouponOutOfStock, InvalidInput
 from ..models import Coupon, CouponTemplate
 from ..selectors import customer as selectors
@@ -134,7 +134,7 @@ class CustomerTemplateOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_rules(self, template) -> CustomerRulesOutput:
-        return CustomerRulesOutput(selectors.rules_of(template)).data
+        return CustomerRulesOutput(wording.rules_of(template)).data
 
     def get_claim_state(self, template) -> str:
         return selectors.claim_state(template)
@@ -169,7 +169,7 @@ class CustomerWalletCouponOutput(CustomerCouponOutput):
         read_only_fields = fields
 
     def get_value(self, coupon) -> str:
-        return selectors.value_label(coupon.template)
+        return wording.value_label(coupon.template)
 
     def get_tab(self, coupon) -> str:
         return selectors.wallet_state(coupon, now=self.context.get("now"))

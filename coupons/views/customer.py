@@ -32,7 +32,7 @@ from alliance.errors import ApplicationError
 from branches import geo
 from merchants.models import Category
 
-from .. import services
+from .. import services, wording
 from ..errors import CouponLimitReached, CouponNotFound
 from ..selectors import customer as selectors
 
@@ -138,14 +138,14 @@ def _coupon_context(request: HttpRequest, template, **extra) -> dict:
     stores = list(template.stores.all())
     for store in stores:
         store.distance_label = (
-            selectors.distance_label(geo.distance_m(query.lat, query.lng, store.lat, store.lng))
+            wording.distance_label(geo.distance_m(query.lat, query.lng, store.lat, store.lng))
             if query.located
             else ""
         )
     return {
         "template": template,
-        "rules": selectors.rules_of(template).as_rows(),
-        "value": selectors.value_label(template),
+        "rules": wording.rules_of(template).as_rows(),
+        "value": wording.value_label(template),
         "state": selectors.claim_state(template),
         "stores": stores,
         "claim_key": uuid.uuid4().hex,
@@ -241,7 +241,7 @@ def wallet(request: HttpRequest):
         request.GET.get("page")
     )
     for held in page.object_list:
-        held.value_label = selectors.value_label(held.template)
+        held.value_label = wording.value_label(held.template)
         held.state = selectors.wallet_state(held, now=now)
     context = {
         "tab": tab,
@@ -278,8 +278,8 @@ def wallet_coupon(request: HttpRequest, coupon_id: int):
     context = {
         "coupon": held,
         "state": state,
-        "value": selectors.value_label(held.template),
-        "rules": selectors.rules_of(held.template),
+        "value": wording.value_label(held.template),
+        "rules": wording.rules_of(held.template),
         "grouped_code": selectors.grouped_code(held.code),
         "refreshed_at": now,
     }
