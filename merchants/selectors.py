@@ -220,6 +220,28 @@ def application_lookalikes(user, application_id: int) -> Lookalikes:
             .exclude(application=application)
             .order_by("pk")
         )
+    return Lookalikes(same_credit_code=same_code, same_name_nearby=_same_name_nearby(application))
+
+
+def lookalikes_for(applications: list[MerchantApplication]) -> dict[int, Lookalikes]:
+    """:func:`application_lookalikes` for a page of applications already read in the user's
+    scope: the credit codes in one query for the page, the same-name search per pinned row."""
+    codes = {a.credit_code for a in applications if a.credit_code}
+    by_code: dict[str, list[Merchant]] = {}
+    for merchant in Merchant.objects.filter(credit_code__in=codes).order_by("pk"):
+        by_code.setdefault(merchant.credit_code, []).append(merchant)
+    return {
+        a.pk: Lookalikes(
+            same_credit_code=[
+                m for m in by_code.get(a.credit_code, []) if m.application_id != a.pk
+            ],
+            same_name_nearby=_same_name_nearby(a),
+        )
+        for a in applications
+    }
+
+
+def _same_name_nearby(application: MerchantApplication) -> list:
     nearby = []
     if application.lat is not None:
         names = {n for n in (application.business_name, application.store_name) if n}
@@ -233,4 +255,4 @@ def application_lookalikes(user, application_id: int) -> Lookalikes:
                 stores, lat=application.lat, lng=application.lng, radius_m=NEARBY_SAME_NAME_M
             ).order_by("distance_m", "pk")[:20]
         )
-    return Lookalikes(same_credit_code=same_code, same_name_nearby=nearby)
+    return nearby

@@ -451,3 +451,25 @@ def test_map_page_points_at_the_stores_layer(client, officer):
     client.force_login(officer)
     html = client.get(reverse("branches:map")).content.decode()
     assert f'data-stores-src="{reverse("merchants:console_store_map_data")}"' in html
+
+
+def test_the_review_queue_reads_at_most_one_query_per_row(client, officer, branch):
+    """The fee plans and the credit-code look-alikes are read once per page; only the
+    same-name search around each row's pin is its own query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.merchants.factories import near, submitted_application
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("merchants:console_review_queue")).status_code == 200
+        return len(queries)
+
+    client.force_login(officer)
+    for i in range(2):
+        submitted_application(location=near(metres=300 + 50 * i))
+    few = count()
+    for i in range(6):
+        submitted_application(location=near(metres=700 + 50 * i))
+    assert count() - few <= 6

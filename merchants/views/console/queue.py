@@ -73,7 +73,16 @@ class QueueRow:
     decided: object = None  # what the decision made (merchant or application)
 
 
-def _queue_row(user, application: MerchantApplication, *, bound=None) -> QueueRow:
+def _queue_row(
+    user,
+    application: MerchantApplication,
+    *,
+    bound=None,
+    fee_plans: list | None = None,
+    lookalikes: selectors.Lookalikes | None = None,
+) -> QueueRow:
+    """One row of the queue. A page passes what it read once for all its rows (the fee plan
+    choices, the look-alikes); a single row reads its own."""
     problem = credit_code_problem(normalize_credit_code(application.credit_code))
     row_forms = {
         name: form_class(prefix=f"a{application.pk}")
@@ -83,12 +92,15 @@ def _queue_row(user, application: MerchantApplication, *, bound=None) -> QueueRo
     if bound is not None:
         active, form = bound
         row_forms[active] = form
+    if fee_plans is not None:
+        # Rendered from the list read once per page, not one query per row's select.
+        row_forms["approve"].fields["fee_plan"].choices = fee_plans
     return QueueRow(
         application=application,
         pin=_pin(application),
         credit_code_ok=problem is None,
         credit_code_problem=CREDIT_CODE_PROBLEMS.get(problem, problem or ""),
-        lookalikes=selectors.application_lookalikes(user, application.pk),
+        lookalikes=lookalikes or selectors.application_lookalikes(user, application.pk),
         forms=row_forms,
         active=active,
     )
@@ -98,9 +110,15 @@ def _queue_page(request, *, bound_row: QueueRow | None = None):
     page = Paginator(selectors.review_queue(request.user), QUEUE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    applications = list(page)
+    field = forms.ApproveForm.base_fields["fee_plan"]
+    fee_plans = [(plan.pk, field.label_from_instance(plan)) for plan in field.queryset.all()]
+    lookalikes = selectors.lookalikes_for(applications)
     rows = [
-        bound_row if bound_row and bound_row.application.pk == a.pk else _queue_row(request.user, a)
-        for a in page
+        bound_row
+        if bound_row and bound_row.application.pk == a.pk
+        else _queue_row(request.user, a, fee_plans=fee_plans, lookalikes=lookalikes[a.pk])
+        for a in applications
     ]
     return render(
         request,
