@@ -181,6 +181,23 @@ def template_set_image(*, actor: User, template_id: int, image: UploadedFile) ->
     return template
 
 
+def _stock_changed(template: CouponTemplate, *, actor, fields: dict) -> CouponTemplate:
+    """After a stock change: the row read again, the sold-out hint forgotten (now, and again
+    once committed: a claim in between may have set it again), the change recorded."""
+    template.refresh_from_db()
+    forget_sold_out(template.pk)
+    transaction.on_commit(partial(forget_sold_out, template.pk))
+    record_change(
+        template=template,
+        actor=actor,
+        from_status=template.status,
+        to_status=template.status,
+        reason="stock",
+        fields=fields,
+    )
+    return template
+
+
 @transaction.atomic(durable=True)
 def template_add_stock(*, actor: User, template_id: int, more: int) -> CouponTemplate:
     """The owner adds stock (never removes: what is claimed stays claimed). One conditional
@@ -195,19 +212,7 @@ def template_add_stock(*, actor: User, template_id: int, more: int) -> CouponTem
         stock_left=F("stock_left") + more,
         updated_at=timezone.now(),
     )
-    template.refresh_from_db()
-    # Now, and again once committed (a claim in between may have set the hint again).
-    forget_sold_out(template.pk)
-    transaction.on_commit(partial(forget_sold_out, template.pk))
-    record_change(
-        template=template,
-        actor=actor,
-        from_status=template.status,
-        to_status=template.status,
-        reason="stock",
-        fields={"added": more},
-    )
-    return template
+    return _stock_changed(template, actor=actor, fields={"added": more})
 
 
 @transaction.atomic(durable=True)
@@ -232,19 +237,7 @@ def template_set_stock(*, actor: User, template_id: int, total_stock: int) -> Co
     )
     if updated != 1:
         raise StockBelowClaimed()
-    template.refresh_from_db()
-    # Now, and again once committed (a claim in between may have set the hint again).
-    forget_sold_out(template.pk)
-    transaction.on_commit(partial(forget_sold_out, template.pk))
-    record_change(
-        template=template,
-        actor=actor,
-        from_status=template.status,
-        to_status=template.status,
-        reason="stock",
-        fields={"total_stock": total_stock},
-    )
-    return template
+    return _stock_changed(template, actor=actor, fields={"total_stock": total_stock})
 
 
 def _move(template: CouponTemplate, *, actor, to: str, allowed: tuple, reason: str = "", **extra):
