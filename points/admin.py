@@ -20,6 +20,7 @@ from alliance.templatetags.alliance import fen
 
 from .models import (
     EarnCampaign,
+    EarnReversal,
     EarnRate,
     JournalEntry,
     JournalLine,
@@ -245,6 +246,15 @@ class PointsLotAdmin(LedgerAdmin):
     @admin.display(description=_("customer"), ordering="account__customer__phone")
     def customer_phone(self, lot):
         return _masked(lot.account.customer)
+
+
+@admin.register(EarnReversal)
+class EarnReversalAdmin(LedgerAdmin):
+    """Refunds that took back earned points; the shortfall is what the customer had used."""
+
+    list_display = ["pk", "earn", "points", "taken", "shortfall", "at"]
+    list_select_related = ["earn"]
+    date_hierarchy = "at"
 
 
 @admin.register(PointsPolicy)

@@ -78,3 +78,8 @@ class CustomerNotFound(NotFound):
 class IdempotencyKeyRequired(ApplicationError):
     code = "idempotency_key_required"
     message = _("Send an Idempotency-Key header, so that a retried request is applied only once.")
+
+
+class ReverseExceedsEarn(ApplicationError):
+    code = "points_reverse_exceeds_earn"
+    message = _("More points would be taken back than are left of what this payment earned.")

@@ -457,6 +457,12 @@ def _describe(entry, merchant: str) -> str:
             if merchant
             else _("Pending points cancelled: the payment was refunded")
         )
+    if entry.kind == Kind.CLAWBACK:
+        return (
+            _("Points taken back: your payment at %(merchant)s was refunded") % at
+            if merchant
+            else _("Points taken back: the payment was refunded")
+        )
     if entry.kind == Kind.SPEND:
         if entry.reference_type == "coupon":
             return _("Exchanged for a coupon")

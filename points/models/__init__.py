@@ -2,6 +2,7 @@
 
 from .clearing import ClearingLine, ClearingRun, ClearingStatement
 from .ledger import (
+    EarnReversal,
     ExpiryReminder,
     ImmutableRow,
     JournalEntry,
@@ -26,6 +27,7 @@ __all__ = [
     "ClearingStatement",
     "EarnCampaign",
     "EarnRate",
+    "EarnReversal",
     "ExpiryReminder",
     "ImmutableRow",
     "JournalEntry",

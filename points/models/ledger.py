@@ -129,6 +129,7 @@ class JournalEntry(Immutable):
         ADJUST = "adjust", _("Adjusted by head office")
         TRANSFER = "transfer", _("Transferred")
         POST = "post", _("Posted between system accounts")
+        CLAWBACK = "clawback", _("Earned points taken back")
 
     idempotency_key = models.CharField(_("idempotency key"), max_length=128, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -266,6 +267,44 @@ class LotAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id} <- lot {self.lot_id}: {self.points}"
+
+
+class EarnReversal(Immutable):
+    """A refund taking back points that a payment earned (``points_reverse_earn``).
+
+    ``points`` were asked back; ``taken`` could be taken (pending lots of the earn first, then
+    what is left of its available lots, then the customer's other points FIFO) and
+    ``shortfall`` could not, because the customer had already used them. The shortfall is
+    not a debt on the points account (balances never go negative): the payment's refund
+    reads it and decides (the payments issue). ``entry`` is the clawback entry, None when
+    nothing at all could be taken.
+    """
+
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, unique=True)
+    earn = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="earn_reversals"
+    )
+    entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    points = models.BigIntegerField(_("points asked back"))
+    taken = models.BigIntegerField(_("points taken back"))
+    shortfall = models.BigIntegerField(_("points already used"))
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("earn reversal")
+        verbose_name_plural = _("earn reversals")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gt=0, taken__gte=0, shortfall__gte=0)
+                & Q(points=F("taken") + F("shortfall")),
+                name="earnreversal_taken_plus_shortfall",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"earn {self.earn_id}: {self.taken}/{self.points}"
 
 
 class ExpiryReminder(models.Model):

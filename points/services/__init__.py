@@ -13,6 +13,7 @@ from .ledger import (
     system_account,
 )
 from .reminders import points_remind_expiring
+from .reversal import points_reverse_earn
 from .spending import points_refund_spend, points_spend, points_spend_within, points_transfer
 from .tiers import points_earn_for_payment, tier_evaluate, tier_record_spending
 
@@ -31,6 +32,7 @@ __all__ = [
     "points_post",
     "points_refund_spend",
     "points_remind_expiring",
+    "points_reverse_earn",
     "points_release_pending",
     "points_spend",
     "points_spend_within",

@@ -14,7 +14,7 @@ from .factories import earn
 pytestmark = pytest.mark.django_db
 
 CONFIG = ["earnrate", "earncampaign", "tier"]
-LEDGER = ["pointsaccount", "journalentry", "pointslot"]
+LEDGER = ["pointsaccount", "journalentry", "pointslot", "earnreversal"]
 
 
 def url(model: str, view: str, *args) -> str:

@@ -121,3 +121,32 @@ def test_refunds_and_spends_on_one_account_at_once_keep_the_ledger(customer):
     )
     report = ledger_check()
     assert report.ok, report.breaks
+
+
+def test_concurrent_reversals_of_one_earn_never_take_back_more_than_it_earned(customer):
+    from points.models import EarnReversal
+
+    entry = earn_available(customer, 100, now=NOW)
+    later = sh(2026, 5, 1)
+    calls = [
+        (lambda n=n: services.points_reverse_earn(
+            earn_entry_id=entry.pk, points=30, idempotency_key=f"rev:{n}", now=later))
+        for n in range(5)
+    ]
+    # the same key twice at once: one reversal
+    calls += [
+        (lambda: services.points_reverse_earn(
+            earn_entry_id=entry.pk, points=10, idempotency_key="rev:twin", now=later))
+        for _ in range(2)
+    ]
+    results = run_at_once(calls)
+    done = [r for r in results if isinstance(r, EarnReversal)]
+    refused = [r for r in results if not isinstance(r, EarnReversal)]
+    assert set(refused) <= {"points_reverse_exceeds_earn"}
+    assert EarnReversal.objects.filter(idempotency_key="rev:twin").count() == 1
+    assert sum(r.points for r in EarnReversal.objects.all()) <= 100
+    taken = sum(r.taken for r in EarnReversal.objects.all())
+    assert customer_balance(customer_id=customer.pk) == (100 - taken, 0)
+    # 30 + 30 + 30 + 10 = 100 fits exactly: 3 of the 30s and the twin, whatever the order
+    assert taken == 100 and len(refused) == 2 and len(done) == 5
+    assert ledger_check().ok

@@ -65,6 +65,8 @@ class PointsMachine(RuleBasedStateMachine):
         self.keys = itertools.count()
         self.lots: dict[int, Lot] = {}
         self.earns: list[int] = []  # earn entry ids
+        self.earn_lots: dict[int, list[int]] = {}  # earn entry id -> its lots' pks
+        self.earn_left: dict[int, int] = {}  # earn entry id -> points not yet reversed
         self.spends: dict[int, dict[int, int]] = {}  # spend entry id -> {lot pk: refundable}
 
     def key(self) -> str:
@@ -114,6 +116,8 @@ class PointsMachine(RuleBasedStateMachine):
             assert lot.available_at == self.now + timedelta(days=PENDING_DAYS)
             assert lot.expires_at == model_expiry(self.now)
         self.earns.append(entry.pk)
+        self.earn_lots[entry.pk] = [lot.pk for lot in lots]
+        self.earn_left[entry.pk] = base + extra
 
     # mostly days and weeks (pending periods end), now and then a year (lots expire)
     @rule(days=st.one_of(*[st.integers(0, 20)] * 4, st.integers(380, 800)), hours=st.integers(0, 23))
@@ -146,6 +150,7 @@ class PointsMachine(RuleBasedStateMachine):
             return
         assert 0 < wanted <= pending
         event("cancelled pending points")
+        self.earn_left[earn_id] -= wanted
         for lot in lots:
             if lot.state != "pending" or wanted == 0:
                 continue
@@ -155,10 +160,41 @@ class PointsMachine(RuleBasedStateMachine):
             if lot.remaining == 0:
                 lot.state = "cancelled"
 
-    @rule(c=st.integers(0, 1), points=st.integers(1, 120))
-    def spend(self, c, points):
+    @precondition(lambda self: self.earns)
+    @rule(pick=st.integers(0, 10**6), part=st.integers(0, 60))
+    def reverse_earn(self, pick, part):
+        earn_id = self.earns[pick % len(self.earns)]
+        own = [self.lots[pk] for pk in self.earn_lots[earn_id]]
+        reversible = self.earn_left[earn_id]
+        points = part or None  # 0 means "all that is left"
+        wanted = points if points is not None else reversible
+        try:
+            reversal = services.points_reverse_earn(earn_entry_id=earn_id, points=points,
+                                                    idempotency_key=self.key(), now=self.now)
+        except ApplicationError as exc:
+            assert exc.code == "points_reverse_exceeds_earn" and (wanted == 0 or wanted > reversible)
+            return
+        assert 0 < wanted <= reversible
+        left = wanted
+        for lot in own:  # own lots first: pending ones, then live available ones
+            if lot.state == "pending" or (lot.state == "available" and lot.expires_at > self.now):
+                take = min(left, lot.remaining)
+                lot.remaining -= take
+                left -= take
+                if lot.state == "pending" and lot.remaining == 0 and take:
+                    lot.state = "cancelled"
+        if left:
+            left -= sum(self.take_fifo(own[0].customer, left).values())
+        event("reversal short" if left else "reversal in full")
+        assert (reversal.points, reversal.taken, reversal.shortfall) == (wanted, wanted - left, left)
+        self.earn_left[earn_id] -= wanted
+
+    @rule(c=st.integers(0, 1), points=st.integers(1, 120), within=st.booleans())
+    def spend(self, c, points, within):
         customer = self.customers[c]
         usable = sum(lot.remaining for lot in self.fifo(customer))
+        if within and usable:  # half the time ask for no more than there is
+            points = min(points, usable)
         try:
             entry = services.points_spend(customer_id=customer, points=points, merchant_id=2,
                                           idempotency_key=self.key(), now=self.now)
