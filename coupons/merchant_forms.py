@@ -332,14 +332,15 @@ class ReasonForm(forms.Form):
 
 
 class InspectForm(forms.Form):
-    """Step 1 at the counter: a scanned token or a typed code, and the store (when several)."""
+    """Step 1 at the counter: a scanned token or the typed digits under the customer's QR, and
+    the store (when several)."""
 
     code = forms.CharField(
-        label=_("Coupon code"),
+        label=_("Digits under the QR code"),
         required=False,
         max_length=200,  # a USB scanner "types" the whole QR token here
         widget=forms.TextInput(
-            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+            attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
         ),
     )
     token = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
@@ -358,14 +359,15 @@ class InspectForm(forms.Form):
     def clean(self):
         data = super().clean()
         if not data.get("code") and not data.get("token"):
-            self.add_error("code", _("Scan the QR code or type the coupon code."))
+            self.add_error("code", _("Scan the QR code or type the digits under it."))
         return data
 
 
 class ConfirmForm(forms.Form):
-    """Step 2: the coupon's code and the key made when the inspection was shown."""
+    """Step 2: a token made for the inspected coupon (short-lived, like the customer's) and the
+    key made when the inspection was shown."""
 
-    code = forms.CharField(max_length=40, widget=forms.HiddenInput)
+    code = forms.CharField(max_length=200, widget=forms.HiddenInput)
     idempotency_key = forms.CharField(min_length=8, max_length=64, widget=forms.HiddenInput)
     store = forms.IntegerField(required=False, widget=forms.HiddenInput)
 

@@ -152,7 +152,8 @@ class CustomerCouponOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Coupon
-        fields = ["id", "template_id", "code", "status", "claimed_at", "valid_from", "valid_until"]
+        # No ``code``: the counter does not take it; the wallet shows the token and digits.
+        fields = ["id", "template_id", "status", "claimed_at", "valid_from", "valid_until"]
         read_only_fields = fields
 
 
@@ -183,6 +184,9 @@ class CustomerWalletListOutput(serializers.Serializer):
 
 class CustomerTokenOutput(serializers.Serializer):
     token = serializers.CharField(help_text="What the QR carries: a signed, short-lived token.")
+    counter_code = serializers.CharField(
+        help_text="The 18 digits to show under the QR for typing; they change with the token."
+    )
     expires_in = serializers.IntegerField(help_text="Seconds the counter accepts it.")
 
 
@@ -373,6 +377,7 @@ class WalletTokenApi(APIView):
             CustomerTokenOutput(
                 {
                     "token": services.token_for(coupon.code),
+                    "counter_code": services.counter_code_for(coupon.pk),
                     "expires_in": settings.COUPON_TOKEN_MAX_AGE,
                 }
             ).data

@@ -19,7 +19,7 @@ from .templates import (
     template_update,
     templates_end_due,
 )
-from .tokens import code_from_token, token_for
+from .tokens import code_from_token, counter_code_for, token_for
 from .verifying import coupon_inspect, coupon_verify, coupon_void, verification_undo
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "campaign_create",
     "campaign_set_budget",
     "code_from_token",
+    "counter_code_for",
     "coupon_claim",
     "coupon_exchange",
     "coupon_inspect",

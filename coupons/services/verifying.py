@@ -1,6 +1,7 @@
 """Using a coupon at the counter (核销): inspect, confirm, undo; and voiding.
 
-The cashier scans the customer's QR (a signed token) or types the code; ``coupon_inspect``
+The cashier scans the customer's QR (a signed token) or types the counter digits shown under
+it (both change every 30 seconds; the coupon's permanent code is not accepted); ``coupon_inspect``
 says what the coupon is and whether it is usable here and now, without changing anything.
 ``coupon_verify`` confirms with an idempotency key: it locks the coupon row, moves it
 issued -> verified with a conditional update and writes one ``Verification`` (unique per
@@ -36,7 +37,7 @@ from ..errors import (
 from ..models import CampaignEntry, Coupon, Verification
 from ._common import local, membership_of, record_event
 from .campaigns import budget_move
-from .tokens import code_from_token
+from .tokens import code_from_token, coupon_id_from_counter_code, is_counter_code
 
 Status = Coupon.Status
 
@@ -103,24 +104,31 @@ def _membership(actor) -> MerchantStaff:
     return membership_of(actor)
 
 
-def _find(code: str | None, token: str | None) -> str:
+def _find(code: str | None, token: str | None) -> dict:
+    """Which coupon the cashier means, as a lookup: from the QR's ``token``, or from ``code``,
+    what was typed -- the counter digits under the QR, or a token that a USB scanner typed.
+    The coupon's permanent code is refused: it never expires, so a screenshot of it (or a
+    code passed on) could be used by anybody; the counter takes only what changes every 30 s."""
     if token:
-        return code_from_token(token)
-    code = "".join((code or "").split())
-    if len(code) > 20:
-        # Not a typed code but a QR token: a USB scanner types what it reads into the field.
-        return code_from_token(code)
-    code = code.replace("-", "").upper()
-    if not code:
-        raise InvalidInput({"code": _("Scan the QR code or type the coupon code.")})
-    return code
+        return {"code": code_from_token(token)}
+    typed = "".join((code or "").split())
+    if not typed:
+        raise InvalidInput({"code": _("Scan the QR code or type the digits under it.")})
+    digits = typed.replace("-", "")
+    if is_counter_code(digits):
+        return {"pk": coupon_id_from_counter_code(digits)}
+    if len(typed) > 20:  # a token has letters, and dashes of its own
+        return {"code": code_from_token(typed)}
+    raise InvalidInput(
+        {"code": _("Type the 18 digits under the customer's QR code; they change every 30 seconds.")}
+    )
 
 
-def _coupon_of(membership: MerchantStaff, code: str, *, lock: bool = False) -> Coupon:
+def _coupon_of(membership: MerchantStaff, lookup: dict, *, lock: bool = False) -> Coupon:
     qs = Coupon.objects.select_related("template", "template__merchant", "customer")
     if lock:
         qs = qs.select_for_update(of=("self",))
-    coupon = qs.filter(code=code).first()
+    coupon = qs.filter(**lookup).first()
     if coupon is None:
         raise CouponNotFound()
     if coupon.template.merchant_id != membership.merchant_id:

@@ -280,14 +280,19 @@ def wallet_coupon(request: HttpRequest, coupon_id: int):
         "state": state,
         "value": wording.value_label(held.template),
         "rules": wording.rules_of(held.template),
-        "grouped_code": selectors.grouped_code(held.code),
         "refreshed_at": now,
     }
     if state == "active":
-        # The QR carries the signed, short-lived token: never the bare code.
+        # The QR carries the signed, short-lived token, and the digits to type change with it:
+        # never the bare code, which the counter does not take.
         token = services.token_for(held.code)
-        context.update(token=token, qr=mark_safe(qr_svg(token)))  # noqa: S308 - our own SVG
+        context.update(
+            token=token,
+            qr=mark_safe(qr_svg(token)),  # noqa: S308 - our own SVG
+            counter_code=selectors.grouped_code(services.counter_code_for(held.pk)),
+        )
     if request.htmx and request.htmx.target == "qr":
+        context["qr_refresh"] = True
         response = render(request, "coupons/customer/wallet_coupon.html#qr", context)
     else:
         response = render(request, "coupons/customer/wallet_coupon.html", context)

@@ -386,7 +386,7 @@ def verify_inspect(request):
     coupon = inspection.coupon
     confirm = ConfirmForm(
         initial={
-            "code": coupon.code,
+            "code": services.token_for(coupon.code),  # the counter takes no bare code
             "idempotency_key": new_idempotency_key(),
             "store": store.pk if store else None,
         }

@@ -50,3 +50,9 @@ def approved_template(*, owner, reviewer, **overrides) -> CouponTemplate:
 def live_template(*, owner, reviewer, **overrides) -> CouponTemplate:
     template = approved_template(owner=owner, reviewer=reviewer, **overrides)
     return services.template_publish(actor=owner, template_id=template.pk)
+
+
+def typed(coupon, *, now: float | None = None) -> str:
+    """What the cashier types for ``coupon``: the digits under the customer's QR, as shown
+    ``now`` (Unix seconds; default this moment). The counter takes no permanent code."""
+    return services.counter_code_for(coupon.pk, now=now)

@@ -54,11 +54,22 @@ def test_find_claim_and_show_the_qr_on_a_phone(
     expect(qr).to_be_visible()
     token = page.locator("#qr figure.qr").get_attribute("data-token")
     assert services.code_from_token(token) == coupon.code
-    # The typed code stays behind its disclosure until asked for.
+    # The digits for typing stay behind their disclosure until asked for; never the code.
     code = page.locator("#typed-code .code")
     expect(code).to_be_hidden()
     page.click("#typed-code summary")
-    expect(code).to_have_text(" ".join(coupon.code[i : i + 4] for i in range(0, 12, 4)))
+    expect(code).to_have_text(re.compile(r"^\d{4} \d{4} \d{4} \d{4} \d{2}$"))
+    assert coupon.code not in page.content()
+    # The 30-second refresh (made now, as its timer would) brings a new QR token and swaps the
+    # digits into the disclosure, which stays open.
+    page.evaluate(
+        "htmx.ajax('GET', location.pathname, {target: '#qr', swap: 'outerHTML'})"
+    )
+    expect(page.locator("#qr figure.qr")).not_to_have_attribute("data-token", token)
+    expect(page.locator("#typed-code")).to_have_attribute("open", "")
+    expect(code).to_have_count(1)
+    expect(code).to_have_text(re.compile(r"^\d{4} \d{4} \d{4} \d{4} \d{2}$"))
+    assert services.coupon_inspect(actor=owner, code=code.inner_text()).coupon.pk == coupon.pk
 
     page.goto("/wallet/")
     expect(page.locator("li.coupon[data-state=active]", has_text="秋日茶歇")).to_be_visible()

@@ -32,7 +32,7 @@ def test_customer_claims_on_a_phone_and_the_counter_verifies_the_typed_code(
     phone_page.click("#typed-code summary")
     shown = phone_page.locator("#typed-code .code").inner_text()
     coupon = Coupon.objects.get(customer=customer)
-    assert shown.replace(" ", "") == coupon.code
+    assert shown.replace(" ", "").isdigit() and coupon.code not in shown
 
     # --- the owner at the counter types what the customer shows ------------------------------
     sign_in(desk_page, owner)

@@ -13,7 +13,7 @@ from PIL import Image
 from coupons import services
 from coupons.models import Coupon, Verification
 from tests.conftest import CHROMIUM
-from tests.coupons.factories import live_template
+from tests.coupons.factories import live_template, typed
 
 PASSWORD = "Counter-2026!"
 
@@ -48,7 +48,7 @@ def test_owner_types_a_code_inspects_and_confirms(desk_page, live_server, owner,
     assert page.evaluate("typeof window.ZXingBrowser.BrowserQRCodeReader") == "function"
     page.locator("#scan-start").wait_for()
 
-    page.fill("#inspect-form input[name=code]", counter.code.lower())
+    page.fill("#inspect-form input[name=code]", typed(counter))
     page.locator("#inspect-form button[type=submit]").click()
     inspection = page.locator("#inspection[data-usable='true']")
     inspection.wait_for()

@@ -16,7 +16,7 @@ from django.db.models import Count
 from alliance.errors import ApplicationError
 from coupons import services
 from coupons.models import Campaign, CampaignEntry, Coupon, CouponTemplate, Verification
-from tests.coupons.factories import live_template
+from tests.coupons.factories import live_template, typed
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -115,7 +115,7 @@ def test_two_cashiers_confirming_one_coupon(owner, officer, customer, cashier):
     for _ in range(3):  # a few rounds: the race must be lost the same way every time
         calls = [
             lambda who=who: services.coupon_verify(
-                actor=who, code=coupon.code, idempotency_key=uuid.uuid4().hex
+                actor=who, code=typed(coupon), idempotency_key=uuid.uuid4().hex
             )
             for who in (owner, cashier)
         ]
@@ -132,7 +132,7 @@ def test_a_retried_confirm_racing_itself_verifies_once(owner, officer, customer,
     results = run_concurrently(
         [
             lambda: services.coupon_verify(
-                actor=cashier, code=coupon.code, idempotency_key="k" * 16
+                actor=cashier, code=typed(coupon), idempotency_key="k" * 16
             )
             for _ in range(8)
         ]

@@ -15,7 +15,7 @@ from coupons.models import (
     TemplateChange,
     Verification,
 )
-from tests.coupons.factories import live_template
+from tests.coupons.factories import live_template, typed
 from tests.factories import UserFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -243,7 +243,7 @@ def test_the_file_lists_movements_paginated(client, officer, owner, ours, custom
     template, coupons = funded_claims(
         owner=owner, reviewer=officer, campaign=ours, customers=customers, n=3
     )
-    services.coupon_verify(actor=owner, code=coupons[0].code, idempotency_key="verify-0001")
+    services.coupon_verify(actor=owner, code=typed(coupons[0]), idempotency_key="verify-0001")
     client.force_login(officer)
     response = client.get(file_url(ours))
     assert response.status_code == 200
@@ -367,7 +367,7 @@ def history(officer, owner, ours, customers):
     template, coupons = funded_claims(
         owner=owner, reviewer=officer, campaign=ours, customers=customers, n=1
     )
-    services.coupon_verify(actor=owner, code=coupons[0].code, idempotency_key="verify-0001")
+    services.coupon_verify(actor=owner, code=typed(coupons[0]), idempotency_key="verify-0001")
     return {
         "coupontemplate": template.pk,
         "coupon": coupons[0].pk,

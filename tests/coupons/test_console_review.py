@@ -10,7 +10,7 @@ from django.utils import translation
 from coupons import services
 from coupons.models import Campaign, CouponTemplate, TemplateChange
 from coupons.views.console import value_in_words
-from tests.coupons.factories import draft_template, live_template, template_fields
+from tests.coupons.factories import draft_template, live_template, template_fields, typed
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -282,7 +282,7 @@ def test_the_file_shows_everything_and_the_history(client, officer, owner, custo
         services.coupon_claim(customer=c, template_id=template.pk, claim_key=f"claim-key-{i:04d}")
         for i, c in enumerate(customers[:2])
     ]
-    services.coupon_verify(actor=owner, code=coupons[0].code, idempotency_key="verify-0001")
+    services.coupon_verify(actor=owner, code=typed(coupons[0]), idempotency_key="verify-0001")
     client.force_login(officer)
     response = client.get(file_url(template))
     assert response.status_code == 200

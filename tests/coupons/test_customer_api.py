@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from coupons import services
 from coupons.models import Coupon
-from tests.coupons.factories import approved_template, draft_template, live_template
+from tests.coupons.factories import approved_template, draft_template, live_template, typed
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -227,7 +227,7 @@ def test_anonymous_cannot_claim(owner, officer):
 def test_wallet_tabs_and_detail(customer, owner, officer, cashier):
     active = claim(customer, live_template(owner=owner, reviewer=officer, title="A"))
     used = claim(customer, live_template(owner=owner, reviewer=officer, title="U"))
-    services.coupon_verify(actor=cashier, code=used.code, idempotency_key=uuid.uuid4().hex)
+    services.coupon_verify(actor=cashier, code=typed(used), idempotency_key=uuid.uuid4().hex)
     lapsed = claim(customer, live_template(owner=owner, reviewer=officer, title="E"))
     Coupon.objects.filter(pk=lapsed.pk).update(
         valid_from=timezone.now() - timedelta(days=3), valid_until=timezone.now()
@@ -255,9 +255,13 @@ def test_token_for_my_active_coupon_only(customer, owner, officer, cashier, sett
     body = api.get(f"{BASE}wallet/{mine.pk}/token/").json()
     assert body["expires_in"] == settings.COUPON_TOKEN_MAX_AGE
     assert body["token"] != mine.code and services.code_from_token(body["token"]) == mine.code
+    # the digits to type come with the token; the permanent code is in no customer answer
+    inspected = services.coupon_inspect(actor=cashier, code=body["counter_code"])
+    assert inspected.coupon.pk == mine.pk
+    assert "code" not in api.get(f"{BASE}wallet/{mine.pk}/").json()
     for path in (f"{BASE}wallet/{theirs.pk}/token/", f"{BASE}wallet/{theirs.pk}/"):
         assert error(api.get(path)) == (404, "coupon_not_found")
-    services.coupon_verify(actor=cashier, code=mine.code, idempotency_key=uuid.uuid4().hex)
+    services.coupon_verify(actor=cashier, code=typed(mine), idempotency_key=uuid.uuid4().hex)
     assert error(api.get(f"{BASE}wallet/{mine.pk}/token/")) == (409, "coupon_already_used")
 
 

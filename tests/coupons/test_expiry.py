@@ -10,7 +10,7 @@ from django.conf import settings
 
 from coupons import services, tasks
 from coupons.models import Coupon, CouponEvent
-from tests.coupons.factories import live_template
+from tests.coupons.factories import live_template, typed
 
 
 def claim_all(template, people):
@@ -24,7 +24,7 @@ def claim_all(template, people):
 def test_expire_exactly_the_due_ones_once(owner, officer, cashier, customers):
     template = live_template(owner=owner, reviewer=officer, total_stock=10)
     due, used, fresh = claim_all(template, customers)
-    services.coupon_verify(actor=cashier, code=used.code, idempotency_key="use-it-0001")
+    services.coupon_verify(actor=cashier, code=typed(used), idempotency_key="use-it-0001")
     Coupon.objects.filter(pk=fresh.pk).update(valid_until=fresh.valid_until + timedelta(days=1))
     at = due.valid_until
     assert services.coupons_expire_due(now=at - timedelta(seconds=1)) == 0

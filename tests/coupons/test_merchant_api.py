@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from coupons import services
 from coupons.models import Coupon, CouponTemplate, Verification
-from tests.coupons.factories import approved_template, draft_template, live_template
+from tests.coupons.factories import approved_template, draft_template, live_template, typed
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/coupons/merchant/"
@@ -146,7 +146,7 @@ def test_customers_are_refused(customer):
 
 def test_list_counts_claimed_verified_expired(owner, live, customers):
     coupons = [claim(live, c) for c in customers[:2]]
-    services.coupon_verify(actor=owner, code=coupons[0].code, idempotency_key=uuid.uuid4().hex)
+    services.coupon_verify(actor=owner, code=typed(coupons[0]), idempotency_key=uuid.uuid4().hex)
     draft = draft_template(owner=owner, title="Draft")
     data = {t["id"]: t for t in api_for(owner).get(f"{BASE}templates/").json()}
     assert data[live.pk]["numbers"] == {
@@ -212,7 +212,7 @@ def test_publish_pause_resume_end_and_stock(owner, officer, customers):
 
 def test_inspect_by_code_and_by_token(cashier, coupon, store):
     api = api_for(cashier)
-    by_code = api.post(f"{BASE}verify/inspect/", {"code": coupon.code}, format="json").json()
+    by_code = api.post(f"{BASE}verify/inspect/", {"code": typed(coupon)}, format="json").json()
     token = services.token_for(coupon.code)
     by_token = api.post(
         f"{BASE}verify/inspect/", {"token": token, "store_id": store.pk}, format="json"
@@ -225,7 +225,7 @@ def test_inspect_by_code_and_by_token(cashier, coupon, store):
 
 def test_inspect_refusals(owner, other_owner, coupon, settings, monkeypatch):
     other = api_for(other_owner).post(
-        f"{BASE}verify/inspect/", {"code": coupon.code}, format="json"
+        f"{BASE}verify/inspect/", {"code": typed(coupon)}, format="json"
     )
     assert error(other) == (403, "coupon_other_merchant")
     api = api_for(owner)
@@ -235,29 +235,38 @@ def test_inspect_refusals(owner, other_owner, coupon, settings, monkeypatch):
     expired = api.post(f"{BASE}verify/inspect/", {"token": old}, format="json")
     assert error(expired)[1] == "coupon_token_expired"
     assert error(api.post(f"{BASE}verify/inspect/", {}, format="json")) == (400, "invalid")
-    missing = api.post(f"{BASE}verify/inspect/", {"code": "NOSUCHCODE"}, format="json")
+    missing = api.post(
+        f"{BASE}verify/inspect/", {"code": services.counter_code_for(987_654_321)}, format="json"
+    )
     assert error(missing) == (404, "coupon_not_found")
+    permanent = api.post(f"{BASE}verify/inspect/", {"code": coupon.code}, format="json")
+    assert error(permanent) == (400, "invalid")
+    assert "18 digits" in permanent.json()["extra"]["fields"]["code"][0]
+    # the confirm takes no permanent code either
+    confirm = api.post(f"{BASE}verify/confirm/", {"code": coupon.code, "idempotency_key": "k" * 16},
+                       format="json")
+    assert error(confirm) == (400, "invalid")
 
 
 def test_confirm_is_idempotent(cashier, coupon):
     api = api_for(cashier)
     key = uuid.uuid4().hex
     first = api.post(
-        f"{BASE}verify/confirm/", {"code": coupon.code}, format="json", HTTP_IDEMPOTENCY_KEY=key
+        f"{BASE}verify/confirm/", {"code": typed(coupon)}, format="json", HTTP_IDEMPOTENCY_KEY=key
     )
     again = api.post(
-        f"{BASE}verify/confirm/", {"code": coupon.code, "idempotency_key": key}, format="json"
+        f"{BASE}verify/confirm/", {"code": typed(coupon), "idempotency_key": key}, format="json"
     )
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
     assert Verification.objects.filter(coupon=coupon).count() == 1
     other_key = api.post(
         f"{BASE}verify/confirm/",
-        {"code": coupon.code, "idempotency_key": uuid.uuid4().hex},
+        {"code": typed(coupon), "idempotency_key": uuid.uuid4().hex},
         format="json",
     )
     assert error(other_key) == (409, "coupon_already_used")
-    assert error(api.post(f"{BASE}verify/confirm/", {"code": coupon.code}, format="json")) == (
+    assert error(api.post(f"{BASE}verify/confirm/", {"code": typed(coupon)}, format="json")) == (
         400,
         "invalid",
     )
@@ -266,7 +275,7 @@ def test_confirm_is_idempotent(cashier, coupon):
 def test_confirm_refusals(owner, other_owner, officer, customers, coupon):
     key = {"idempotency_key": uuid.uuid4().hex}
     other = api_for(other_owner).post(
-        f"{BASE}verify/confirm/", {"code": coupon.code, **key}, format="json"
+        f"{BASE}verify/confirm/", {"code": typed(coupon), **key}, format="json"
     )
     assert error(other) == (403, "coupon_other_merchant")
 
@@ -277,7 +286,7 @@ def test_confirm_refusals(owner, other_owner, officer, customers, coupon):
     expired = claim(old, customers[1], now=now - timedelta(days=10))
     response = api_for(owner).post(
         f"{BASE}verify/confirm/",
-        {"code": expired.code, "idempotency_key": uuid.uuid4().hex},
+        {"code": typed(expired), "idempotency_key": uuid.uuid4().hex},
         format="json",
     )
     assert error(response) == (409, "coupon_expired")
@@ -289,7 +298,7 @@ def test_confirm_refusals(owner, other_owner, officer, customers, coupon):
     not_today = claim(closed, customers[2])
     response = api_for(owner).post(
         f"{BASE}verify/confirm/",
-        {"code": not_today.code, "idempotency_key": uuid.uuid4().hex},
+        {"code": typed(not_today), "idempotency_key": uuid.uuid4().hex},
         format="json",
     )
     assert error(response) == (409, "coupon_not_usable")
@@ -300,7 +309,7 @@ def test_confirm_refusals(owner, other_owner, officer, customers, coupon):
 def verify(user, coupon) -> dict:
     response = api_for(user).post(
         f"{BASE}verify/confirm/",
-        {"code": coupon.code, "idempotency_key": uuid.uuid4().hex},
+        {"code": typed(coupon), "idempotency_key": uuid.uuid4().hex},
         format="json",
     )
     assert response.status_code == 201, response.json()

@@ -15,7 +15,7 @@ from coupons import services
 from coupons.errors import CouponOtherMerchant, TokenExpired, UndoWindowPassed, UnsafeEdit
 from coupons.merchant_forms import TemplateForm, yuan_to_fen
 from coupons.models import Coupon, CouponTemplate, Verification
-from tests.coupons.factories import approved_template, draft_template, live_template
+from tests.coupons.factories import approved_template, draft_template, live_template, typed
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -277,7 +277,7 @@ def test_owner_adds_stock(as_owner, owner, officer):
 def test_list_shows_the_numbers(as_owner, owner, officer, customers):
     template = live_template(owner=owner, reviewer=officer, per_customer_limit=1)
     coupons = [claim(template, c) for c in customers]
-    services.coupon_verify(actor=owner, code=coupons[0].code, idempotency_key=uuid.uuid4().hex)
+    services.coupon_verify(actor=owner, code=typed(coupons[0]), idempotency_key=uuid.uuid4().hex)
     response = as_owner.get(url("merchant_templates"))
     row = re.search(rf'id="template-{template.pk}".*?</tr>', response.text, re.S).group(0)
     assert '<td class="claimed">3</td>' in row and '<td class="verified">1</td>' in row
@@ -309,7 +309,8 @@ def confirm_data(response) -> dict:
 
 
 def test_verify_by_typed_code_then_confirm_twice_verifies_once(as_cashier, coupon):
-    response = inspect(as_cashier, code=coupon.code.lower())
+    digits = typed(coupon)
+    response = inspect(as_cashier, code=f"{digits[:6]} {digits[6:12]}-{digits[12:]}")
     assert response.status_code == 200
     assert 'data-usable="true"' in response.text and "满100减20" in response.text
     assert "¥20.00 off when spending at least ¥100.00" in response.text
@@ -318,6 +319,8 @@ def test_verify_by_typed_code_then_confirm_twice_verifies_once(as_cashier, coupo
     )
     data = confirm_data(response)
     assert re.fullmatch(r"[0-9a-f]{32}", data["idempotency_key"])
+    # the confirm form carries a short-lived token, not the permanent code
+    assert coupon.code not in data["code"] and services.code_from_token(data["code"]) == coupon.code
     assert f'value="{data["idempotency_key"]}"' in response.text
 
     first = as_cashier.post(url("merchant_verify_confirm"), data)
@@ -329,7 +332,7 @@ def test_verify_by_typed_code_then_confirm_twice_verifies_once(as_cashier, coupo
     assert coupon.status == "verified"
     assert f'id="verification-{Verification.objects.get().pk}"' in second.text
 
-    again = inspect(as_cashier, code=coupon.code)
+    again = inspect(as_cashier, code=typed(coupon))
     assert 'data-usable="false"' in again.text and 'data-reason="used"' in again.text
 
 
@@ -348,12 +351,12 @@ def test_verify_by_scanned_token_with_htmx_swaps_the_partials(as_owner, coupon):
 
 def test_another_merchants_coupon_is_refused_plainly(client, other_owner, coupon):
     client.force_login(other_owner)
-    response = inspect(client, code=coupon.code)
+    response = inspect(client, code=typed(coupon))
     assert response.status_code == 403
     assert 'data-code="coupon_other_merchant"' in response.text
     assert str(CouponOtherMerchant.message) in response.text
     response = client.post(
-        url("merchant_verify_confirm"), {"code": coupon.code, "idempotency_key": uuid.uuid4().hex}
+        url("merchant_verify_confirm"), {"code": typed(coupon), "idempotency_key": uuid.uuid4().hex}
     )
     assert 'data-code="coupon_other_merchant"' in response.text
     coupon.refresh_from_db()
@@ -373,21 +376,21 @@ def test_an_expired_token_is_refused(as_cashier, coupon, monkeypatch, settings):
 def test_nothing_typed_is_asked_again(as_cashier):
     response = inspect(as_cashier, code="")
     assert response.status_code == 400
-    assert "Scan the QR code or type the coupon code." in response.text
+    assert "Scan the QR code or type the digits under it." in response.text
 
 
 def test_an_unusable_coupon_says_why(as_owner, owner, officer, customers):
     today = timezone.localtime(timezone.now(), SHANGHAI).weekday()
     template = live_template(owner=owner, reviewer=officer, weekdays=127 & ~(1 << today))
     coupon = claim(template, customers[0])
-    response = inspect(as_owner, code=coupon.code)
+    response = inspect(as_owner, code=typed(coupon))
     assert 'data-reason="not_today"' in response.text
     assert "This coupon cannot be used on this day of the week." in response.text
     assert 'id="confirm-form"' not in response.text
 
 
 def verified(owner, coupon) -> Verification:
-    return services.coupon_verify(actor=owner, code=coupon.code, idempotency_key=uuid.uuid4().hex)
+    return services.coupon_verify(actor=owner, code=typed(coupon), idempotency_key=uuid.uuid4().hex)
 
 
 def test_owner_undoes_within_the_window(as_owner, owner, coupon):

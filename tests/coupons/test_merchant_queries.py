@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from coupons import services
-from tests.coupons.factories import draft_template, live_template
+from tests.coupons.factories import draft_template, live_template, typed
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def make_templates(owner, officer, customers, count: int) -> None:
             coupon = services.coupon_claim(
                 customer=customer, template_id=template.pk, claim_key=uuid.uuid4().hex
             )
-        services.coupon_verify(actor=owner, code=coupon.code, idempotency_key=uuid.uuid4().hex)
+        services.coupon_verify(actor=owner, code=typed(coupon), idempotency_key=uuid.uuid4().hex)
 
 
 def queries(fetch) -> int:

@@ -12,7 +12,7 @@ from django.core import signing
 from alliance.errors import ApplicationError
 from coupons import services
 from coupons.models import Campaign, Coupon, CouponEvent, CouponTemplate, Verification
-from tests.coupons.factories import live_template
+from tests.coupons.factories import live_template, typed
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -36,7 +36,7 @@ def coupon(template, customer):
 
 def verify(actor, coupon, key=None, **kw):
     return services.coupon_verify(
-        actor=actor, code=coupon.code, idempotency_key=key or uuid.uuid4().hex, **kw
+        actor=actor, code=typed(coupon), idempotency_key=key or uuid.uuid4().hex, **kw
     )
 
 
@@ -47,9 +47,46 @@ def test_inspect_by_token_changes_nothing(cashier, coupon):
     assert coupon.status == "issued"
 
 
-def test_inspect_by_typed_code_with_spaces_and_lowercase(cashier, coupon):
-    typed = " ".join([coupon.code[:4], coupon.code[4:8], coupon.code[8:]]).lower()
-    assert services.coupon_inspect(actor=cashier, code=typed).coupon.pk == coupon.pk
+def test_inspect_by_the_digits_under_the_qr_typed_with_spaces(cashier, coupon):
+    digits = typed(coupon)
+    assert len(digits) == 18 and digits.isdigit() and coupon.code not in digits
+    grouped = " ".join(digits[i : i + 4] for i in range(0, 18, 4))
+    assert services.coupon_inspect(actor=cashier, code=f" {grouped} ").coupon.pk == coupon.pk
+
+
+def test_the_permanent_code_is_not_taken_at_the_counter(cashier, coupon):
+    # it never expires: a screenshot of it, or a code passed on, would work for anybody
+    for text in (coupon.code, coupon.code.lower(), f"{coupon.code[:4]} {coupon.code[4:]}"):
+        with pytest.raises(ApplicationError) as caught:
+            services.coupon_inspect(actor=cashier, code=text)
+        assert caught.value.code == "invalid"
+        assert "18 digits" in str(caught.value.extra["fields"]["code"][0])
+
+
+def test_the_digits_expire_like_the_qr_and_cannot_be_forged(cashier, coupon, settings):
+    settings.COUPON_TOKEN_MAX_AGE = 90
+    now = time.time()
+    start = now - now % 30  # the 30-second step of ``now`` began here
+    inspect = services.coupon_inspect
+    # shown in the current step or in any of the three before it: accepted
+    for age_steps in (0, 1, 2, 3):
+        digits = typed(coupon, now=start - 30 * age_steps)
+        assert inspect(actor=cashier, code=digits).coupon.pk == coupon.pk
+    # four steps ago (at least 120 s): expired, like a stale QR
+    assert refusal(lambda: inspect(actor=cashier, code=typed(coupon, now=start - 120))) == (
+        "coupon_token_expired"
+    )
+    # one step ahead (a clock a little fast) passes; further ahead is not a real code
+    assert inspect(actor=cashier, code=typed(coupon, now=start + 30)).coupon.pk == coupon.pk
+    assert refusal(lambda: inspect(actor=cashier, code=typed(coupon, now=start + 60))) == (
+        "coupon_token_invalid"
+    )
+    digits = typed(coupon)
+    forged = digits[:-1] + str((int(digits[-1]) + 1) % 10)
+    assert refusal(lambda: inspect(actor=cashier, code=forged)) == "coupon_token_invalid"
+    # another coupon's id with this coupon's MAC
+    other_id = f"{coupon.pk + 1:09d}" + digits[9:]
+    assert refusal(lambda: inspect(actor=cashier, code=other_id)) == "coupon_token_invalid"
 
 
 def test_a_forged_or_expired_token_is_refused(cashier, coupon, settings):
@@ -103,7 +140,7 @@ def test_verify_once_and_a_retry_returns_the_same(cashier, coupon):
 def test_another_merchants_coupon_is_refused_plainly(other_shop, coupon):
     other_owner = other_shop.application.applicant
     assert refusal(lambda: verify(other_owner, coupon)) == "coupon_other_merchant"
-    assert refusal(lambda: services.coupon_inspect(actor=other_owner, code=coupon.code)) == (
+    assert refusal(lambda: services.coupon_inspect(actor=other_owner, code=typed(coupon))) == (
         "coupon_other_merchant"
     )
 
@@ -114,7 +151,8 @@ def test_customers_and_staff_cannot_verify(customer, officer, coupon):
 
 
 def test_unknown_code(cashier):
-    assert refusal(lambda: services.coupon_inspect(actor=cashier, code="ABCDEFGHJKMN")) == (
+    no_such_coupon = services.counter_code_for(987_654_321)
+    assert refusal(lambda: services.coupon_inspect(actor=cashier, code=no_such_coupon)) == (
         "coupon_not_found"
     )
     assert refusal(lambda: services.coupon_inspect(actor=cashier, code="  ")) == "invalid"
@@ -139,14 +177,14 @@ def test_weekdays_are_shanghai_weekdays(cashier, coupon, template):
     Coupon.objects.filter(pk=coupon.pk).update(
         valid_from=friday - timedelta(days=1), valid_until=friday + timedelta(days=3)
     )
-    inspection = services.coupon_inspect(actor=cashier, code=coupon.code, now=saturday)
+    inspection = services.coupon_inspect(actor=cashier, code=typed(coupon), now=saturday)
     assert inspection.reason == "not_today"
     with pytest.raises(ApplicationError) as caught:
         verify(cashier, coupon, now=saturday)
     assert caught.value.code == "coupon_not_usable" and caught.value.extra == {
         "reason": "not_today"
     }
-    assert services.coupon_inspect(actor=cashier, code=coupon.code, now=friday).usable
+    assert services.coupon_inspect(actor=cashier, code=typed(coupon), now=friday).usable
 
 
 def test_time_slots_in_shanghai_time(cashier, coupon, template):
@@ -158,7 +196,7 @@ def test_time_slots_in_shanghai_time(cashier, coupon, template):
 
     def reason(hour, minute=0, second=0):
         at = day.replace(hour=hour, minute=minute, second=second)
-        return services.coupon_inspect(actor=cashier, code=coupon.code, now=at).reason
+        return services.coupon_inspect(actor=cashier, code=typed(coupon), now=at).reason
 
     assert reason(10, 59, 59) == "not_this_hour"
     assert reason(11) is None
@@ -170,7 +208,7 @@ def test_time_slots_in_shanghai_time(cashier, coupon, template):
 
 def test_not_valid_yet(cashier, coupon):
     early = coupon.valid_from - timedelta(seconds=1)
-    assert services.coupon_inspect(actor=cashier, code=coupon.code, now=early).reason == (
+    assert services.coupon_inspect(actor=cashier, code=typed(coupon), now=early).reason == (
         "not_yet_valid"
     )
 
@@ -186,7 +224,7 @@ def test_only_at_the_templates_stores(owner, officer, customer, cashier, shop):
     first = shop.stores.exclude(pk=second.pk).get()
     template = live_template(owner=owner, reviewer=officer, store_ids=[first.pk])
     coupon = services.coupon_claim(customer=customer, template_id=template.pk, claim_key="s" * 10)
-    inspection = services.coupon_inspect(actor=cashier, code=coupon.code, store_id=second.pk)
+    inspection = services.coupon_inspect(actor=cashier, code=typed(coupon), store_id=second.pk)
     assert inspection.reason == "not_at_this_store"
     verify(cashier, coupon, store_id=first.pk)
 
@@ -358,8 +396,8 @@ def test_campaign_access(officer, other_officer, head_office, customer):
 
 
 def test_a_scanner_typing_the_token_into_the_code_field(cashier, coupon):
-    typed = services.token_for(coupon.code)
-    assert services.coupon_inspect(actor=cashier, code=typed).coupon.pk == coupon.pk
+    scanned = services.token_for(coupon.code)
+    assert services.coupon_inspect(actor=cashier, code=scanned).coupon.pk == coupon.pk
     stale = services.token_for(coupon.code, now=time.time() - 600)
     assert refusal(lambda: services.coupon_inspect(actor=cashier, code=stale)) == (
         "coupon_token_expired"

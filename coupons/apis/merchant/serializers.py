@@ -169,10 +169,12 @@ class MerchantCouponSummary(serializers.ModelSerializer):
 
 
 class MerchantInspectInput(serializers.Serializer):
-    """The scanned QR (``token``) or the typed ``code``; ``store_id`` where it is used."""
+    """The scanned QR (``token``) or the typed ``code`` (the 18 digits under the customer's QR,
+    or a token a scanner typed); ``store_id`` where it is used. The coupon's permanent code
+    is refused (``invalid_input``): it never expires."""
 
     token = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    code = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    code = serializers.CharField(required=False, allow_blank=True, max_length=200)
     store_id = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
@@ -184,9 +186,10 @@ class MerchantInspectionOutput(serializers.Serializer):
 
 
 class MerchantConfirmInput(serializers.Serializer):
-    """``idempotency_key`` here or in the ``Idempotency-Key`` header (8 to 64 characters)."""
+    """``code``: the token or digits the inspection took (as there: never the permanent code);
+    ``idempotency_key`` here or in the ``Idempotency-Key`` header (8 to 64 characters)."""
 
-    code = serializers.CharField(max_length=40)
+    code = serializers.CharField(max_length=200)
     store_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=64)
 
