@@ -22,7 +22,7 @@ $(VENV)/.dev: requirements/dev.txt requirements/base.txt | $(BIN)/python
 ## The whole product on the embedded SQLite database, with demo data; prints one login per role.
 run: $(VENV)/.base
 	DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py migrate --noinput
-	DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py demo_data
+	HOST=$(HOST) PORT=$(PORT) DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py demo_data
 	DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite. DATABASE_URL chooses the database (without it: SQLite).

@@ -10,6 +10,7 @@ only what is missing. Later issues add coupons and payments here.
 
 import io
 import math
+import os
 import random
 from datetime import timedelta
 
@@ -215,7 +216,9 @@ class Command(BaseCommand):
     def _print_logins(self, logins) -> None:
         out = self.stdout
         out.write("")
-        out.write(self.style.SUCCESS("Merchant Alliance demo — http://127.0.0.1:8000/"))
+        # ``make run`` passes HOST and PORT on to runserver; say the address it will serve.
+        address = f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '8000'}"
+        out.write(self.style.SUCCESS(f"Merchant Alliance demo — http://{address}/"))
         out.write(
             f"  {Branch.objects.count()} branches in Hangzhou; logins (password {DEMO_PASSWORD}):"
         )
