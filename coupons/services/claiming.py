@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -250,7 +250,12 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
     claim_key = (claim_key or "").strip()
     if not 8 <= len(claim_key) <= 64:
         raise InvalidInput({"claim_key": _("Send a unique key of 8 to 64 characters per claim.")})
-    existing = Coupon.objects.filter(customer=customer, claim_key=claim_key).first()
+    # One read answers both "did this key already claim?" and "how many does the customer
+    # hold of this template?" (at most the limit's few rows).
+    mine = list(
+        Coupon.objects.filter(Q(claim_key=claim_key) | Q(template_id=template_id), customer=customer)
+    )
+    existing = next((c for c in mine if c.claim_key == claim_key), None)
     if existing is not None:
         if existing.template_id != template_id:
             raise InvalidInput({"claim_key": _("This key was used for another coupon.")})
@@ -264,7 +269,7 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
         cache.set(_sold_out_key(template_id), True, SOLD_OUT_HINT_S)
     if reason is not None:
         raise reason()
-    held = Coupon.objects.filter(template=template, customer=customer).count()
+    held = sum(1 for c in mine if c.template_id == template_id)
     if held >= template.per_customer_limit:
         raise CouponLimitReached(extra={"limit": template.per_customer_limit})
     return _claim_until_decided(

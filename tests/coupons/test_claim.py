@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alliance.errors import ApplicationError
@@ -264,3 +266,18 @@ def test_a_winner_retrying_after_the_sell_out_gets_the_coupon(owner, officer, cu
     won = claim(customers[0], template, key="winner-key-01")
     assert refusal(lambda: claim(customers[1], template)) == "coupon_out_of_stock"
     assert claim(customers[0], template, key="winner-key-01").pk == won.pk
+
+
+def test_a_winning_claim_is_a_fixed_handful_of_queries(owner, officer, customers):
+    # the retry key and the customer's holdings in one read, the template, then the coupon,
+    # its event and the stock (the hot path of a flash sale: every query counts)
+    template = live_template(owner=owner, reviewer=officer, total_stock=5, per_customer_limit=2)
+    claim(customers[0], template)
+    with CaptureQueriesContext(connection) as captured:
+        claim(customers[0], template)
+    verbs = [q["sql"].split(" ", 1)[0] for q in captured.captured_queries]
+    # (the test's transaction turns the claim's own into a savepoint)
+    assert [v for v in verbs if v not in ("SAVEPOINT", "RELEASE")] == [
+        "SELECT", "SELECT", "INSERT", "INSERT", "UPDATE"
+    ]
+    assert refusal(lambda: claim(customers[0], template)) == "coupon_limit_reached"
