@@ -14,7 +14,7 @@ COPY for the template-store pairs and the offers), not made through the services
 is kept between runs (a marker on ``coupons_offer``); ``--rebuild`` makes it again.
 
 Then, at N random points drawn like the stores (people are where the shops are), for each sort
-(distance, newest, popular, and distance with a category), it times
+(distance, newest, popular; each also with a category, and with ``--search`` a name), it times
 
 * the selector ``coupons.selectors.customer.offers_near``, and
 * the HTML page ``coupons:offers`` (``GET /offers/?lat=..&lng=..``) through
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from _benchdb import ensure_database, setup_django  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/alliance_bench_offers"
-GENERATOR_VERSION = 1  # bump when the generator changes, so old data sets are rebuilt
+GENERATOR_VERSION = 2  # bump when the generator changes, so old data sets are rebuilt
 MARKER_TABLE = "coupons_offer"
 TARGET_P95_MS = 100.0
 KM_PER_DEG = 111.195
@@ -332,6 +332,7 @@ def build(connection, args) -> None:
                 "lat",
                 "lng",
                 "h3_cell",
+                "popularity",  # coarse_cell is computed by the database
             ],
             (
                 (
@@ -346,6 +347,7 @@ def build(connection, args) -> None:
                     repr(s.lat),
                     repr(s.lng),
                     s.h3_cell,
+                    tp.total_stock - tp.stock_left,
                 )
                 for tp, s in pairs()
             ),
@@ -396,10 +398,12 @@ class Recorder:
         return execute(sql, params, many, context)
 
 
-def variants(category: str) -> list[tuple[str, dict]]:
-    return [(sort, {"sort": sort}) for sort in SORTS] + [
-        (f"distance, {category}", {"sort": "distance", "category": category})
-    ]
+def variants(category: str, search: str = "") -> list[tuple[str, dict]]:
+    out = [(sort, {"sort": sort}) for sort in SORTS]
+    out += [(f"{sort}, {category}", {"sort": sort, "category": category}) for sort in SORTS]
+    if search:
+        out += [(f"{sort}, q={search}", {"sort": sort, "q": search}) for sort in SORTS]
+    return out
 
 
 def time_calls(connection, points, label: str, call) -> dict:
@@ -425,7 +429,7 @@ def report_line(kind: str, r: dict) -> str:
     p95 = pct(t, 95)
     verdict = "PASS" if p95 < TARGET_P95_MS else f"FAIL (x{p95 / TARGET_P95_MS:.1f})"
     return (
-        f"  {kind:<9} {r['label']:<20} p50 {pct(t, 50):7.1f}  p95 {p95:7.1f}  p99 {pct(t, 99):7.1f}"
+        f"  {kind:<9} {r['label']:<22} p50 {pct(t, 50):7.1f}  p95 {p95:7.1f}  p99 {pct(t, 99):7.1f}"
         f"  max {max(t):7.1f} ms  {queries:>5} queries  {sum(r['rows']) / len(t):5.1f} rows"
         f"  {verdict}"
     )
@@ -475,6 +479,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=300, help="query points per variant")
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--category", default="food")
+    parser.add_argument("--search", default="", help="also time each sort with this name search")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN even when on target")
     parser.add_argument("--selector-only", action="store_true", help="skip the page")
     args = parser.parse_args()
@@ -525,7 +530,7 @@ def main() -> None:
 
     results = []
     print(f"\nselector offers_near at {len(points)} points (+{len(warm)} warm-up), milliseconds:")
-    for label, params in variants(args.category):
+    for label, params in variants(args.category, args.search):
         time_calls(connection, warm, label, offers_near_call(params))
         r = time_calls(connection, points, label, offers_near_call(params))
         results.append(("selector", r))
@@ -565,7 +570,7 @@ def main() -> None:
             f"\npage GET {offers_url}?lat=..&lng=.. (django.test.Client, signed-in customer, "
             "server time), milliseconds:"
         )
-        for label, params in variants(args.category):
+        for label, params in variants(args.category, args.search):
             time_calls(connection, warm, label, page_call(params))
             r = time_calls(connection, points, label, page_call(params))
             results.append(("page", r))

@@ -405,10 +405,38 @@ class CampaignEntry(Immutable):
         ordering = ["pk"]
 
 
+# Offers are also keyed by the H3 cell of this resolution that holds them (some 5 km², 1.4 km
+# edge): a 3 km circle touches 15-20 of them, each read in sort order (see
+# ``coupons.selectors.customer``). Finer cells mean more cells to read per page; coarser, more
+# rows outside the circle walked past in each.
+OFFER_CELL_RES = 7
+_RES_SHIFT = 52
+_MAX_RES = 15  # H3's finest resolution: every digit below a cell's own is 7 (binary 111)
+_FINER_DIGITS = (1 << 3 * (_MAX_RES - OFFER_CELL_RES)) - 1
+
+
+def offer_cell_of(h3_cell):
+    """The H3 cell at ``OFFER_CELL_RES`` holding a leaf cell, what ``h3.cell_to_parent`` gives,
+    by bit arithmetic (resolution in bits 52-55, the digits below it all 7) so that it works on
+    an int and on an expression: ``offer_cell_of(F("h3_cell"))`` is the column's SQL."""
+    keep = ~((0xF << _RES_SHIFT) | _FINER_DIGITS)
+    if isinstance(h3_cell, int):
+        return (h3_cell & keep) | (OFFER_CELL_RES << _RES_SHIFT) | _FINER_DIGITS
+    return h3_cell.bitand(keep).bitor((OFFER_CELL_RES << _RES_SHIFT) | _FINER_DIGITS)
+
+
+# What the offer list's scan reads after the sort keys (see Offer.Meta.indexes).
+_OFFER_SCAN = ["lat", "lng", "claim_end", "category", "id", "merchant_name"]
+
+
 class Offer(Located):
     """Where a live template can be claimed: one row per (template, store), at the store's
     location, so "offers near me" is one query on the grid index. Written only by the services
-    that publish, pause and end templates or move stores; rows exist only while live."""
+    that publish, pause and end templates or move stores; rows exist only while live.
+
+    ``popularity`` is the template's claimed count as of the last run of
+    ``offers_refresh_popularity`` (every five minutes): the claim itself does not write here,
+    so a flash sale touches only the template's row."""
 
     template = models.ForeignKey(CouponTemplate, on_delete=models.CASCADE, related_name="offers")
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="offers")
@@ -418,12 +446,30 @@ class Offer(Located):
     published_at = models.DateTimeField()
     claim_start = models.DateTimeField()
     claim_end = models.DateTimeField()
+    # Computed by the database from h3_cell, so no writer (nor a bulk loader) can get it wrong.
+    coarse_cell = models.GeneratedField(
+        expression=offer_cell_of(F("h3_cell")),
+        output_field=models.BigIntegerField(),
+        db_persist=True,
+    )
+    popularity = models.PositiveIntegerField(default=0)
 
     class Meta(Located.Meta):
         indexes = [
-            models.Index(fields=["published_at"]),
             # A category with few offers nearby is found without walking every offer's cell.
             models.Index(fields=["category", "h3_cell"]),
+            # "Newest" and "most claimed" near a point: each cell's offers in sort order, and
+            # every column the query reads after the sort keys, so that the scan checks the
+            # bounding box, claim_end, category and a name search in the index and never
+            # visits the table.
+            models.Index(
+                fields=["coarse_cell", "-published_at", *_OFFER_SCAN],
+                name="offer_cell_newest",
+            ),
+            models.Index(
+                fields=["coarse_cell", "-popularity", "-published_at", *_OFFER_SCAN],
+                name="offer_cell_popular",
+            ),
         ]
         constraints = [
             *Located.Meta.constraints,

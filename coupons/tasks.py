@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from .services import coupons_expire_due, templates_end_due
+from .services.offers import offers_refresh_popularity
 
 
 @shared_task
@@ -13,3 +14,8 @@ def expire_due_coupons() -> int:
 @shared_task
 def end_due_templates() -> int:
     return templates_end_due()
+
+
+@shared_task
+def refresh_offer_popularity() -> int:
+    return offers_refresh_popularity()

@@ -314,4 +314,8 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "coupons.tasks.end_due_templates",
         "schedule": crontab(minute="*/5"),
     },
+    "coupons-offer-popularity": {
+        "task": "coupons.tasks.refresh_offer_popularity",
+        "schedule": crontab(minute="*/5"),
+    },
 }

@@ -11,18 +11,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db import connections
+from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
+from h3.api import basic_int as h3
 
 from branches import geo
-from branches.selectors import active_branches, nearest_within, within
+from branches.selectors import (
+    active_branches,
+    distance_expression,
+    grid_radius_m,
+    nearest_within,
+    within,
+)
 from merchants.models import Category, Merchant, Store
 
 from ..errors import CouponNotFound, InvalidInput
-from ..models import Coupon, CouponTemplate, Offer
+from ..models import OFFER_CELL_RES, Coupon, CouponTemplate, Offer
 from ..wording import (
     distance_label,
     value_label,
@@ -36,6 +46,8 @@ SORTS = {
     "newest": gettext_lazy("Newest"),
     "popular": gettext_lazy("Most claimed"),
 }
+# The columns each sort orders by, all descending; then nearest first, then by primary key.
+SORT_KEYS = {"newest": ("published_at",), "popular": ("popularity", "published_at")}
 PER_PAGE = 20
 MAX_PAGE = 500
 VISIBLE = (Status.LIVE, Status.PAUSED, Status.ENDED)
@@ -101,10 +113,11 @@ def offers_near(
     """Offers within the grid radius (3 km) of the point, one page, sorted by ``sort``.
 
     distance: nearest first (``nearest_within``: the work grows with the page, not the
-    density); newest: latest published first; popular: most claimed first. One row more than
-    the page is read to know whether there is a next page (no count); the page's templates
-    and stores come in one more query. No query per offer. Raises ``invalid`` for an unknown
-    sort or category.
+    density); newest: latest published first; popular: most claimed first (the count of the
+    last ``offers_refresh_popularity``, at most five minutes old), then latest published;
+    ties nearest first. One row more than the page is read to know whether there is a next
+    page (no count); the page's templates and stores come in one more query. No query per
+    offer. Raises ``invalid`` for an unknown sort or category.
     """
     if sort not in SORTS:
         raise InvalidInput({"sort": _("Choose nearest, newest or most claimed.")})
@@ -120,19 +133,128 @@ def offers_near(
         )
         found = [(offer.pk, offer.distance_m) for offer in nearest]
     else:
-        nearby = within(offers, lat=lat, lng=lng)
-        if sort == "newest":
-            nearby = nearby.order_by("-published_at", "distance_m", "pk")
-        else:
-            claimed = F("template__total_stock") - F("template__stock_left")
-            nearby = nearby.alias(claimed=claimed).order_by("-claimed", "distance_m", "pk")
-        found = list(nearby.values_list("pk", "distance_m")[offset : offset + per_page + 1])
+        found = top_within(
+            offers,
+            lat=lat,
+            lng=lng,
+            keys=SORT_KEYS[sort],
+            offset=offset,
+            limit=per_page + 1,
+        )
     return OfferPage(
         results=_with_details(found[:per_page]) if found else [],
         page=page,
         per_page=per_page,
         has_next=len(found) > per_page,
     )
+
+
+def top_within(
+    offers: QuerySet,
+    *,
+    lat: float,
+    lng: float,
+    keys: tuple[str, ...],
+    offset: int,
+    limit: int,
+) -> list[tuple[int, float]]:
+    """(pk, distance_m) of the offers within the grid radius, ordered by ``keys`` descending,
+    then nearest, then pk: rows ``offset`` to ``offset + limit``.
+
+    On PostgreSQL, ``_top_by_cell``; elsewhere (the SQLite demo) every offer in the circle
+    is sorted: the same order, so the same answer.
+    """
+    radius = grid_radius_m()
+    if connections[offers.db].vendor == "postgresql":
+        return _top_by_cell(offers, lat, lng, radius, keys, offset + limit)[offset:]
+    nearby = within(offers, lat=lat, lng=lng, radius_m=radius)
+    nearby = nearby.order_by(*(f"-{key}" for key in keys), "distance_m", "pk")
+    return list(nearby.values_list("pk", "distance_m")[offset : offset + limit])
+
+
+def _top_by_cell(
+    offers: QuerySet, lat: float, lng: float, radius: float, keys: tuple[str, ...], need: int
+) -> list[tuple[int, float]]:
+    """The first ``need`` offers in the circle by ``keys``, distance, pk, in one statement.
+
+    For each cell of ``OFFER_CELL_RES`` that touches the circle (``offer_cells_near``), the
+    database reads the cell's offers in ``keys`` order on the (coarse_cell, keys...) index,
+    skipping in the index those outside the bounding box, expired, of another category or
+    another name than searched (the scan never visits the table), and
+    keeps the first ``need`` within the radius, with every offer tied with the last of them
+    (``WITH TIES``). Those hold the answer: an offer among the circle's first ``need`` has
+    fewer than ``need`` offers ahead of it, so fewer than ``need`` in its cell with greater
+    keys: it is among its cell's first ``need``, or tied with the last of them. The few hundred
+    rows found are sorted by the full order. The work grows with the cells and the page, not
+    with the offers in the circle.
+    """
+    lat_lo, lat_hi, lng_lo, lng_hi = _bounding_box(lat, lng, radius)
+    in_cell = (
+        offers.filter(coarse_cell=RawSQL("_cells.cell", ()), lat__range=(lat_lo, lat_hi))
+        .annotate(distance_m=distance_expression(lat, lng))
+        .filter(distance_m__lte=radius)
+        .order_by(*(f"-{key}" for key in keys))
+    )
+    if lng_lo is not None:
+        in_cell = in_cell.filter(lng__range=(lng_lo, lng_hi))
+    inner_sql, inner_params = (
+        in_cell.values_list("pk", *keys, "distance_m").query.get_compiler(using=offers.db).as_sql()
+    )
+    last = len(keys) + 1  # the distance's column; the pk is _k0
+    columns = ", ".join(f"_k{i}" for i in range(last + 1))
+    order = "".join(f"_o._k{i} DESC, " for i in range(1, last))
+    sql = (
+        f"SELECT _o._k0, _o._k{last} FROM unnest(%s::bigint[]) AS _cells(cell)"
+        f" CROSS JOIN LATERAL ({inner_sql} FETCH FIRST %s ROWS WITH TIES) AS _o({columns})"
+        f" ORDER BY {order}_o._k{last}, _o._k0 LIMIT %s"
+    )
+    cells = "{" + ",".join(map(str, offer_cells_near(lat, lng, radius))) + "}"
+    with connections[offers.db].cursor() as cursor:
+        cursor.execute(sql, [cells, *inner_params, need, need])
+        return cursor.fetchall()
+
+
+def _bounding_box(
+    lat: float, lng: float, radius: float
+) -> tuple[float, float, float | None, float | None]:
+    """Latitudes and longitudes that hold every point within ``radius`` of the point, a
+    little wider so that no rounding drops a point on the rim (the distance decides); no
+    longitudes when the circle reaches a pole or the 180th meridian."""
+    angle = radius / geo.EARTH_RADIUS_M
+    dlat = math.degrees(angle) * (1 + 1e-6) + 1e-9
+    lat_lo, lat_hi = lat - dlat, lat + dlat
+    if lat_lo <= -90 or lat_hi >= 90:
+        return lat_lo, lat_hi, None, None
+    dlng = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(lat)))))
+    dlng = dlng * (1 + 1e-6) + 1e-9
+    if lng - dlng <= -180 or lng + dlng >= 180:
+        return lat_lo, lat_hi, None, None
+    return lat_lo, lat_hi, lng - dlng, lng + dlng
+
+
+@lru_cache(maxsize=65536)
+def _cell_shape(cell: int) -> tuple[float, float, float]:
+    """(centre lat, centre lng, reach): every point of the cell lies within ``reach`` of its
+    centre (the farthest corner, with a margin for the edges' curvature). Cached: geometry."""
+    clat, clng = h3.cell_to_latlng(cell)
+    corner = max(geo.distance_m(clat, clng, *v) for v in h3.cell_to_boundary(cell))
+    return clat, clng, corner * 1.15
+
+
+def offer_cells_near(lat: float, lng: float, radius_m: float) -> list[int]:
+    """The cells of ``OFFER_CELL_RES`` that may hold a point within ``radius_m`` of the point:
+    those whose centre is within the radius plus the cell's reach."""
+    origin = h3.latlng_to_cell(lat, lng, OFFER_CELL_RES)
+    *_centre, reach = _cell_shape(origin)
+    # A wanted cell's centre lies within the radius and two reaches of the origin's centre;
+    # ring k lies some 1.3 k reaches from it (1.5 k edges): one reach per ring is ample.
+    k = math.ceil((radius_m + 3 * reach) / reach) + 1
+    cells = []
+    for cell in h3.grid_disk(origin, k):
+        clat, clng, cell_reach = _cell_shape(cell)
+        if geo.distance_m(lat, lng, clat, clng) <= radius_m + cell_reach:
+            cells.append(cell)
+    return cells
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """The ``Offer`` rows behind "offers near me": one per (live template, store), at the store's
-location. Written only here, inside the transaction that changes what they mirror."""
+location. Written only here, inside the transaction that changes what they mirror, except
+``popularity`` (the claimed count), which a beat job copies every few minutes so that a claim
+writes nothing here."""
 
 from __future__ import annotations
+
+from django.db.models import F, OuterRef, Subquery
 
 from ..models import CouponTemplate, Offer
 
@@ -21,6 +25,7 @@ def offers_publish(template: CouponTemplate) -> None:
             lat=store.lat,
             lng=store.lng,
             h3_cell=store.h3_cell,
+            popularity=template.claimed,
         )
         for store in template.stores.all()
     ]
@@ -51,3 +56,16 @@ def offers_merchant_reinstated(*, merchant_id: int) -> None:
     live = CouponTemplate.objects.filter(merchant_id=merchant_id, status=CouponTemplate.Status.LIVE)
     for template in live.select_related("merchant").prefetch_related("stores"):
         offers_publish(template)
+
+
+def offers_refresh_popularity() -> int:
+    """Copy each live template's claimed count onto its offers (the "most claimed" sort reads
+    it there); returns how many rows changed. Only rows whose count moved are written, in one
+    statement. Run by beat every five minutes (``coupons.tasks.refresh_offer_popularity``): the
+    sort may be that far behind the counts shown on the page, which are read live."""
+    claimed = F("template__total_stock") - F("template__stock_left")
+    template_claimed = CouponTemplate.objects.filter(pk=OuterRef("template_id")).values(
+        n=F("total_stock") - F("stock_left")
+    )[:1]
+    stale = Offer.objects.exclude(popularity=claimed)
+    return stale.update(popularity=Subquery(template_claimed))

@@ -9,10 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from coupons import services
+from coupons import services, tasks
 from coupons.models import Coupon
 from coupons.views.customer import qr_svg
-from tests.coupons.factories import approved_template, draft_template, live_template
+from tests.coupons.factories import approved_template, draft_template, live_template, typed
 from tests.factories import UserFactory
 from tests.merchants.factories import approved_merchant, near
 
@@ -130,6 +130,7 @@ def test_sort_newest_and_popular(web, branch, owner, officer, customers):
     assert newer.published_at > older.published_at
     for c in customers:
         claim(c, older)
+    tasks.refresh_offer_popularity()  # the sort reads the counts the beat job copies
     newest = text(web.get(OFFERS, {"area": branch.pk, "sort": "newest"}))
     assert newest.index("Newer") < newest.index("Older")
     popular = text(web.get(OFFERS, {"area": branch.pk, "sort": "popular"}))
@@ -405,7 +406,7 @@ def test_other_roles_are_refused_clearly(web, owner, officer, who, request):
 def test_wallet_tabs(signed_in, customer, owner, officer, cashier):
     active = claim(customer, live_template(owner=owner, reviewer=officer, title="Active one"))
     used = claim(customer, live_template(owner=owner, reviewer=officer, title="Used one"))
-    services.coupon_verify(actor=cashier, code=used.code, idempotency_key=uuid.uuid4().hex)
+    services.coupon_verify(actor=cashier, code=typed(used), idempotency_key=uuid.uuid4().hex)
     lapsed = claim(customer, live_template(owner=owner, reviewer=officer, title="Lapsed one"))
     Coupon.objects.filter(pk=lapsed.pk).update(
         valid_from=timezone.now() - timedelta(days=9),
@@ -429,7 +430,9 @@ def test_wallet_tabs(signed_in, customer, owner, officer, cashier):
     assert bad.status_code == 200 and "Choose active, used or expired." in text(bad)
 
 
-def test_wallet_coupon_shows_a_qr_of_the_token_never_the_code(signed_in, customer, owner, officer):
+def test_wallet_coupon_shows_a_qr_of_the_token_never_the_code(
+    signed_in, customer, owner, officer, cashier
+):
     coupon = claim(customer, live_template(owner=owner, reviewer=officer))
     url = reverse("coupons:wallet_coupon", args=[coupon.pk])
     page = text(signed_in.get(url))
@@ -440,20 +443,25 @@ def test_wallet_coupon_shows_a_qr_of_the_token_never_the_code(signed_in, custome
     assert coupon.code not in token and qr_svg(token) in qr  # the drawn QR is the signed token's
     assert qr_svg(coupon.code) not in qr  # never a QR of the bare code
     assert coupon.code not in qr.replace(token, "")  # nor the code as text in the QR region
-    # The code for typing, grouped 4-4-4, behind a disclosure.
-    code = " ".join(coupon.code[i : i + 4] for i in range(0, 12, 4))
+    # The digits for typing (they change with the QR), grouped by 4, behind a disclosure; the
+    # permanent code is nowhere on the page.
     details = re.search(r'<details class="box" id="typed-code">.*?</details>', page, re.S).group(0)
-    assert code in details
-    # htmx refresh: only the QR region, with a new token for the same code.
+    shown = re.search(r'<p class="code" id="counter-code">([0-9 ]+)</p>', details).group(1)
+    assert shown.split(" ")[0] == shown.replace(" ", "")[:4] and len(shown.replace(" ", "")) == 18
+    assert services.coupon_inspect(actor=cashier, code=shown).coupon.pk == coupon.pk
+    assert coupon.code not in page.split("<main", 1)[1]
+    # htmx refresh: the QR region with a new token for the same code, and the new digits
+    # swapped out of band into the disclosure (which stays as the customer left it).
     partial = text(signed_in.get(url, headers={"HX-Request": "true", "HX-Target": "qr"}))
     assert partial.lstrip().startswith('<section id="qr"') and "<html" not in partial
     fresh = re.search(r'data-token="([^"]+)"', partial).group(1)
     assert services.code_from_token(fresh) == coupon.code
+    assert re.search(r'<p class="code" id="counter-code" hx-swap-oob="true">[0-9 ]{22}</p>', partial)
 
 
 def test_a_used_coupon_has_no_qr(signed_in, customer, owner, officer, cashier):
     coupon = claim(customer, live_template(owner=owner, reviewer=officer))
-    services.coupon_verify(actor=cashier, code=coupon.code, idempotency_key=uuid.uuid4().hex)
+    services.coupon_verify(actor=cashier, code=typed(coupon), idempotency_key=uuid.uuid4().hex)
     page = text(signed_in.get(reverse("coupons:wallet_coupon", args=[coupon.pk])))
     assert "This coupon has been used." in page and 'id="qr"' not in page
     assert coupon.code[:4] not in page.split("<main", 1)[1]

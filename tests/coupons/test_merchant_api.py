@@ -239,7 +239,8 @@ def test_inspect_refusals(owner, other_owner, coupon, settings, monkeypatch):
         f"{BASE}verify/inspect/", {"code": services.counter_code_for(987_654_321)}, format="json"
     )
     assert error(missing) == (404, "coupon_not_found")
-    permanent = api.post(f"{BASE}verify/inspect/", {"code": coupon.code}, format="json")
+    permanent = api.post(f"{BASE}verify/inspect/", {"code": coupon.code}, format="json",
+                         HTTP_ACCEPT_LANGUAGE="en")
     assert error(permanent) == (400, "invalid")
     assert "18 digits" in permanent.json()["extra"]["fields"]["code"][0]
     # the confirm takes no permanent code either

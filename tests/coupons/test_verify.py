@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import signing
+from django.utils import translation
 
 from alliance.errors import ApplicationError
 from coupons import services
@@ -57,7 +58,7 @@ def test_inspect_by_the_digits_under_the_qr_typed_with_spaces(cashier, coupon):
 def test_the_permanent_code_is_not_taken_at_the_counter(cashier, coupon):
     # it never expires: a screenshot of it, or a code passed on, would work for anybody
     for text in (coupon.code, coupon.code.lower(), f"{coupon.code[:4]} {coupon.code[4:]}"):
-        with pytest.raises(ApplicationError) as caught:
+        with pytest.raises(ApplicationError) as caught, translation.override("en"):
             services.coupon_inspect(actor=cashier, code=text)
         assert caught.value.code == "invalid"
         assert "18 digits" in str(caught.value.extra["fields"]["code"][0])
