@@ -20,10 +20,13 @@ coarser cells first and splits only those on the rim, so inside cells come alrea
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
+from operator import or_
 
 from h3.api import basic_int as h3
+from h3.api import memview_int as h3m
 
 EARTH_RADIUS_M = 6_371_008.8
 LEAF_RES = 15
@@ -226,7 +229,7 @@ class Ring:
     """Cells within ``k`` steps of the origin cell, and how far from the query point every
     point outside them is guaranteed to be (``clear_m``)."""
 
-    ranges: list[tuple[int, int]]
+    ranges: Sequence[tuple[int, int]]
     clear_m: float
     area_m2: float = 0.0  # about how much ground the cells cover
 
@@ -284,12 +287,56 @@ def _disk_shape(clear_m: float) -> tuple[int, int]:
     )
 
 
-@lru_cache(maxsize=65536)
-def _cell_shape(cell: int) -> tuple[float, float, float, float]:
-    """(centre lat, centre lng, reach, ring step) of a cell (see ``cover_circle_at`` and
-    ``_ring_step_m``); pure geometry, so cached per process."""
+# Cells of one resolution differ in shape by less than 0.3 % across a resolution-4 cell (some
+# 1,800 km², 45 km across) while they lie on one face of H3's icosahedron (measured over China
+# and the globe; across a face's edge they differ by up to 4 %). So the shape of a cell can be
+# taken from one cell measured once for the whole area, with a margin for the difference:
+# measuring it costs more than the rest of a disk (about twenty distances), and the points of
+# a city fall in a few such areas where they would fall in thousands of cells of a disk.
+_SHAPE_AREA_RES = 4
+_SHAPE_AREA_MARGIN = 1.01
+
+
+def _cell_shape(cell: int) -> tuple[float, float, float, float, float]:
+    """(centre lat, centre lng, reach, ring step, spacing) of a cell (see ``_measured_shape``):
+    its own centre, the rest from the cell of its resolution at the centre of its resolution-4
+    ancestor when both lie on the same single face (a cell on two faces, or in the area of a
+    pentagon, is measured itself). Not cached itself (its cells seldom come again; the area's
+    measure is)."""
     clat, clng = h3.cell_to_latlng(cell)
-    return clat, clng, _circumradius_m(cell) * _CIRCUMRADIUS_MARGIN, _ring_step_m(cell)
+    res = h3.get_resolution(cell)
+    if res > _SHAPE_AREA_RES:
+        area = h3.cell_to_parent(cell, _SHAPE_AREA_RES)
+        reach, step, spacing, faces = _measured_shape(h3.cell_to_center_child(area, res))
+        if (
+            len(faces) == 1
+            and not h3.is_pentagon(area)
+            and tuple(h3.get_icosahedron_faces(cell)) == faces
+        ):
+            margin = _SHAPE_AREA_MARGIN
+            return clat, clng, reach * margin, step / margin, spacing * margin
+    reach, step, spacing, _faces = _measured_shape(cell)
+    return clat, clng, reach, step, spacing
+
+
+@lru_cache(maxsize=4096)
+def _measured_shape(cell: int) -> tuple[float, float, float, tuple[int, ...]]:
+    """(reach, ring step, spacing, icosahedron faces) of a cell, measured: how far any leaf
+    descendant lies from its centre, with a margin (``cover_circle_at``); ``_ring_step_m``; and
+    an upper bound on the distance between its centre and a neighbour's (the farthest one's,
+    with the same margin), which is also how far its children's centres lie from its parent's
+    (the other six children are the centre child's neighbours)."""
+    clat, clng = h3.cell_to_latlng(cell)
+    reach = max(distance_m(clat, clng, *vertex) for vertex in h3.cell_to_boundary(cell))
+    spacings = [
+        distance_m(clat, clng, *h3.cell_to_latlng(n)) for n in h3.grid_ring(cell, 1) if n != cell
+    ]
+    return (
+        reach * _CIRCUMRADIUS_MARGIN,  # as _circumradius_m
+        min(spacings) * math.sqrt(3) / 2 * 0.85,  # as _ring_step_m
+        max(spacings) * _CIRCUMRADIUS_MARGIN,
+        tuple(h3.get_icosahedron_faces(cell)),
+    )
 
 
 def disk_quick(lat: float, lng: float, res: int, k: int) -> Ring:
@@ -298,36 +345,141 @@ def disk_quick(lat: float, lng: float, res: int, k: int) -> Ring:
     cell's centre, less the reach of its cells; the point lies this far from that centre),
     about a quarter below ``disk_at``'s, for a tenth of the work. ``area_m2`` is not set."""
     origin = h3.latlng_to_cell(lat, lng, res)
-    clat, clng, reach, step = _cell_shape(origin)
+    clat, clng, reach, step, _spacing = _cell_shape(origin)
     clear = (k + 1) * step - reach - distance_m(lat, lng, clat, clng)
-    # Compacted first: a parent whose seven children are all in the disk is one range.
-    cells = h3.compact_cells(h3.grid_disk(origin, k))
-    ranges = merge_ranges([_leaf_range_at(c, h3.get_resolution(c)) for c in cells])
-    return Ring(ranges=ranges, clear_m=max(0.0, clear))
+    return Ring(ranges=_disk_ranges(origin, k), clear_m=max(0.0, clear))
 
 
-def circle_cells(lat: float, lng: float, radius_m: float, res: int) -> list[tuple[int, int]]:
+def _disk_ranges(origin: int, k: int) -> tuple[tuple[int, int], ...]:
+    """The merged leaf ranges of the k-disk around a cell (compacted first, in h3's C: a
+    parent whose seven children are all in the disk is one range)."""
+    return _merged_leaf_ranges(h3m.compact_cells(h3m.grid_disk(origin, k)))
+
+
+# The trailing bits of a leaf id below a cell of each resolution: 3 per digit.
+_LOW_BITS = tuple((1 << 3 * (LEAF_RES - res)) - 1 for res in range(LEAF_RES + 1))
+# A cell's digits below its resolution are 7, all ones: with its resolution field set to 15,
+# all ones too, it is the last leaf id under it (and with those digits cleared, the first).
+_last_leaf = partial(or_, _RES_MASK)
+
+
+def _merged_leaf_ranges(cells) -> tuple[tuple[int, int], ...]:
+    """``merge_ranges`` of the ``_leaf_range_at`` of cells (of any resolutions, none inside
+    another), in one pass in the order of their leaf ids.
+
+    Two cells' ranges join when the next starts right after the last ends, or when every id in
+    between has a digit 7 (no cell has one: see ``_leaf_range_at``). The upper ends are left
+    as they are (not raised over the digit-7 ids, which hold no rows either way).
+    """
+    los: list[int] = []
+    his: list[int] = []
+    end, end_free = -2, 0  # the last range's upper end, and its free bits
+    for cell in sorted(cells, key=_last_leaf):
+        hi = cell | _RES_MASK
+        res = (cell >> _RES_SHIFT) & 0xF
+        lo = hi ^ _LOW_BITS[res]
+        if lo > end + 1:  # raise the last end over the ids no cell has
+            shift = end_free
+            while shift <= _TOP_DIGIT_SHIFT and (end >> shift) & 7 == 6:
+                end |= 7 << shift
+                shift += 3
+        if lo <= end + 1:
+            his[-1] = hi
+        else:
+            los.append(lo)
+            his.append(hi)
+        end, end_free = hi, 3 * (LEAF_RES - res)
+    return tuple(zip(los, his, strict=True))
+
+
+def circle_cells(lat: float, lng: float, radius_m: float, res: int) -> tuple[tuple[int, int], ...]:
     """Merged leaf ranges of every cell of ``res`` that may hold a point within ``radius_m``
     (its centre within the radius plus the reach): ``cover_circle_at`` without the split into
     inside and rim, for callers that need every row's distance anyway, at a fraction of its
-    work (one distance per cell, no descent)."""
-    origin = h3.latlng_to_cell(lat, lng, res)
-    clat, clng, reach, step = _cell_shape(origin)
-    # Cells beyond ring k lie farther than (k + 1) * step - d from the point: past the reach.
-    k = math.ceil((radius_m + reach + distance_m(lat, lng, clat, clng)) / step)
-    phi0 = math.radians(lat)
-    cos_phi0, lmb0 = math.cos(phi0), math.radians(lng)
-    to_rad, sin, cos = math.pi / 180, math.sin, math.cos
-    # d <= D  <=>  a <= sin^2(D / 2R), as in cover_circle_at.
-    a_out = math.sin(min(radius_m + reach, math.pi * EARTH_RADIUS_M) / (2 * EARTH_RADIUS_M)) ** 2
-    ranges = []
-    for cell in h3.grid_disk(origin, k):
-        c_lat, c_lng = _centre(cell)
-        s1 = sin((c_lat * to_rad - phi0) / 2)
+    work (see ``circle_and_inner_cells``)."""
+    return circle_and_inner_cells(lat, lng, radius_m, (radius_m,), res)[0][0]
+
+
+def circle_and_inner_cells(
+    lat: float, lng: float, radius_m: float, inner_m: Sequence[float], res: int
+) -> tuple[list[tuple[tuple[int, int], ...]], tuple[tuple[int, int], ...]]:
+    """``circle_cells`` at ``res`` of each of the ``inner_m`` radii (ascending), and of
+    ``radius_m`` at the resolution one coarser, from one look at the coarser cells' centres
+    (nearest_within's last levels: its circle at the coarser resolution holds some twice the
+    rows, fine for the level read only where nothing nearer answers, and is found with a
+    quarter of the work).
+
+    The centres of a cell's children lie within the children's spacing of its own (the centre
+    child's neighbours), so a coarser cell whose centre lies that much inside the smallest
+    inner circle is taken whole, one that much outside the largest is dropped, and only the
+    children of the others are looked at one by one: some 60 coarse and 60 fine centres for
+    3 km and 1.5 km at resolution 8, where a disk of fine cells around the circle has 200 to
+    250.
+    """
+    _lat, _lng, reach, _step, spacing = _cell_shape(h3.latlng_to_cell(lat, lng, res))
+    if res == 0:  # no coarser cells: all 122 looked at, for every circle
+        cells = h3.get_res0_cells()
+        terms = _haversine_terms(lat, lng, cells)
+        inner = [_cells_within(cells, terms, r + reach) for r in inner_m]
+        return inner, _cells_within(cells, terms, radius_m + reach)
+    origin = h3.latlng_to_cell(lat, lng, res - 1)
+    clat, clng, c_reach, c_step, _spacing = _cell_shape(origin)
+    # Coarse cells beyond ring k lie farther than (k + 1) * step - d: past all the circles.
+    farthest = max(radius_m + c_reach, inner_m[-1] + reach + spacing if inner_m else 0.0)
+    k = math.ceil((farthest + distance_m(lat, lng, clat, clng)) / c_step)
+    coarse = h3.grid_disk(origin, k)
+    terms = _haversine_terms(lat, lng, coarse)
+    circle = _cells_within(coarse, terms, radius_m + c_reach)
+    if not inner_m:
+        return [], circle
+    whole: list[int] = []  # children in every inner circle
+    mixed: list[int] = []  # children to look at
+    a_whole, a_none = _hav(inner_m[0] + reach - spacing), _hav(inner_m[-1] + reach + spacing)
+    for cell, a in zip(coarse, terms, strict=True):
+        if a <= a_whole:
+            whole.extend(h3.cell_to_children(cell, res))
+        elif a <= a_none:
+            mixed.extend(h3.cell_to_children(cell, res))
+    mixed_terms = _haversine_terms(lat, lng, mixed)
+    inner = [_cells_within(mixed, mixed_terms, r + reach, whole) for r in inner_m]
+    return inner, circle
+
+
+def _cells_within(cells, terms, within_m: float, also=()) -> tuple[tuple[int, int], ...]:
+    """The merged leaf ranges of the cells whose centre lies within ``within_m`` (``terms``:
+    their ``_haversine_terms``), and of ``also``."""
+    a_within = _hav(within_m)
+    return _merged_leaf_ranges(
+        [*also, *(cell for cell, a in zip(cells, terms, strict=True) if a <= a_within)]
+    )
+
+
+def _hav(d: float) -> float:
+    """The haversine term of a distance: d <= D  <=>  a <= sin^2(D / 2R) (no distance is
+    within a negative one)."""
+    if d < 0:
+        return -1.0
+    return math.sin(min(d, math.pi * EARTH_RADIUS_M) / (2 * EARTH_RADIUS_M)) ** 2
+
+
+def _haversine_terms(lat: float, lng: float, cells) -> list[float]:
+    """The haversine term of the distance from the point to each cell's centre: compared with
+    ``_hav``, a distance without its arcsine and square root. (One loop, no call per cell: a
+    circle has a couple of hundred cells to look at.)"""
+    phi0, lmb0 = lat * _TO_RAD, lng * _TO_RAD
+    cos_phi0, sin, cos, to_rad = math.cos(phi0), math.sin, math.cos, _TO_RAD
+    cell_to_latlng = h3.cell_to_latlng
+    terms = []
+    for cell in cells:
+        c_lat, c_lng = cell_to_latlng(cell)
+        c_phi = c_lat * to_rad
+        s1 = sin((c_phi - phi0) / 2)
         s2 = sin((c_lng * to_rad - lmb0) / 2)
-        if s1 * s1 + cos_phi0 * cos(c_lat * to_rad) * s2 * s2 <= a_out:
-            ranges.append(_leaf_range_at(cell, res))
-    return merge_ranges(ranges)
+        terms.append(s1 * s1 + cos_phi0 * cos(c_phi) * s2 * s2)
+    return terms
+
+
+_TO_RAD = math.pi / 180  # as in cover_circle_at
 
 
 def cells_holding(lat: float, lng: float, res: int, coarser: int) -> list[tuple[int, int, float]]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import itemgetter
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.db import connections
@@ -51,15 +53,23 @@ class Haversine(Expression):
     (Radians(F("lat")) - lat) / 2), 2) + Cos(Radians(F("lat"))) * cos(lat) * Power(Sin(...),
     2)))``, with the same parameters: the same numbers on every backend, at a fraction of the
     ORM's cost of resolving and compiling some twenty nodes (twice: the WHERE and the SELECT).
+
+    ``Haversine(None, None)`` is for the PostgreSQL statement of nearest_within: the point's
+    numbers are the columns ``r2``, ``lat_r``, ``cos_lat``, ``lng_r`` of a row ``_p`` of the
+    enclosing query (the same float8 values, so the same distances), which keeps the
+    statement's text free of the point, so that it can be built once per queryset.
     """
 
     output_field = FloatField()
     template = (
-        "(%s * ASIN(SQRT((POWER(SIN(((RADIANS({lat}) - %s) / %s)), %s)"
-        " + ((COS(RADIANS({lat})) * %s) * POWER(SIN(((RADIANS({lng}) - %s) / %s)), %s))))))"
+        "({r2} * ASIN(SQRT((POWER(SIN(((RADIANS({lat}) - {lat_r}) / {two})), {two})"
+        " + ((COS(RADIANS({lat})) * {cos_lat}) * POWER(SIN(((RADIANS({lng}) - {lng_r}) / {two}))"
+        ", {two}))))))"
     )
 
-    def __init__(self, lat: float, lng: float, lat_field: str = "lat", lng_field: str = "lng"):
+    def __init__(
+        self, lat: float | None, lng: float | None, lat_field: str = "lat", lng_field: str = "lng"
+    ):
         super().__init__()
         self.lat, self.lng = lat, lng
         self.columns = [F(lat_field), F(lng_field)]
@@ -74,10 +84,22 @@ class Haversine(Expression):
         (lat_sql, lat_params), (lng_sql, lng_params) = map(compiler.compile, self.columns)
         if lat_params or lng_params:  # plain columns have none; keep the order simple
             raise ValueError("Haversine expects plain columns")
-        lat_r = math.radians(self.lat)
-        lng_r = math.radians(self.lng)
-        params = [2 * geo.EARTH_RADIUS_M, lat_r, 2, 2, math.cos(lat_r), lng_r, 2, 2]
-        return self.template.format(lat=lat_sql, lng=lng_sql), params
+        if self.lat is None:
+            point = {name: f"_p.{name}" for name in ("r2", "lat_r", "cos_lat", "lng_r")}
+            return self.template.format(lat=lat_sql, lng=lng_sql, two="2", **point), []
+        sql = self.template.format(
+            lat=lat_sql, lng=lng_sql, r2="%s", lat_r="%s", cos_lat="%s", lng_r="%s", two="%s"
+        )
+        r2, lat_r, cos_lat, lng_r = haversine_point(self.lat, self.lng)
+        return sql, [r2, lat_r, 2, 2, cos_lat, lng_r, 2, 2]
+
+
+def haversine_point(lat: float, lng: float) -> tuple[float, float, float, float]:
+    """What ``Haversine``'s SQL takes of the fixed point: 2R (the mean Earth radius, as in
+    ``geo.distance_m``), its latitude in radians and that latitude's cosine, its longitude in
+    radians."""
+    lat_r = math.radians(lat)
+    return 2 * geo.EARTH_RADIUS_M, lat_r, math.cos(lat_r), math.radians(lng)
 
 
 class InRanges(Expression):
@@ -256,45 +278,156 @@ def _rows_only(qs: QuerySet) -> bool:
     )
 
 
-# _nearest_in_one_query's disks, smallest first: (resolution, rings). Four rings of cells of
-# each resolution from 12 to 9, clear (see geo.disk_quick) to about 50, 130, 350 and 900 m,
-# each some seven times the area of the one before: a dense neighbourhood stops at a small
-# disk, and in a sparse one the disks that fall short hold few rows, so cost little. (The next,
-# at resolution 8, would cover more ground than the whole 3 km circle.)
-_LADDER = ((12, 4), (11, 4), (10, 4), (9, 4))
+# _nearest_in_one_query's levels, smallest first. First disks: (resolution, rings), four rings
+# of cells of resolutions 11 and 10, clear (see geo.disk_quick) to about 110 and 300 m, each
+# some seven times the area of the one before: a dense neighbourhood stops at a small disk, and
+# in a sparse one the disks that fall short hold few rows, so cost little. (A disk at
+# resolution 12, clear to 45 m, answered none of the grid bench's 300 queries.) Then circles of
+# these shares of the radius, clear to exactly that (750 m and 1.5 km for 3 km), found together
+# with the whole circle (geo.circle_and_inner_cells): where the 20 nearest lie beyond a few
+# hundred metres, a circle of about their distance reads a third of the rows of the whole one.
+_LADDER = ((11, 4), (10, 4))
+_INNER_SHARES = (0.25, 0.5)
 
 
 def _nearest_in_one_query(qs: QuerySet, lat: float, lng: float, radius: float, need: int) -> list:
     """``_nearest_disk_by_disk`` in one statement (PostgreSQL), with no density estimate.
 
-    Every disk of ``_LADDER`` that is clear to less than the radius, and last the whole
-    circle, is a level. The database takes the ``need`` nearest rows of a level, its leaf
-    ranges one by one (a parameterised index scan each: the same SQL text whatever the number
-    of ranges, so planning is cheap), and keeps them only when they are proven final: ``need``
-    rows, the farthest nearer than everything outside the disk, or the level is the whole
-    circle. The levels are joined in order under a ``LIMIT``, so the database stops at the first
-    level that passes and never reads the wider ones. Any passing level holds the exact
-    answer, so the order only matters for speed: the rows of the first level returned are
-    taken and sorted again here.
+    Every disk of ``_LADDER`` and circle of ``_INNER_SHARES`` of the radius that is clear to
+    less than the radius, and last the whole circle, is a level. The database takes the
+    ``need`` nearest rows of a level, its leaf ranges one by one (a parameterised index scan
+    each: the same SQL text whatever the number of ranges, so planning is cheap), and keeps
+    them only when they are proven final: ``need`` rows, the farthest nearer than everything
+    outside the level's cells, or the level is the whole circle. The levels are joined in order
+    under a ``LIMIT``, so the database stops at the first level that passes and never reads
+    the wider ones. Any passing level holds the exact answer, so the order only matters for
+    speed: the rows of the first level returned are taken and sorted again here.
+
+    Distances are exact great-circle distances (``Haversine``: the haversine on the sphere of
+    the mean Earth radius, as ``geo.distance_m``), the radius inclusive, ties by primary key.
+    The database's part takes about what a KNN query on a PostGIS GiST index takes, so the
+    Python around it is kept to a few hundred microseconds: the statement is built once per
+    queryset where it can be (``_statement``), the levels' cells from a few h3 calls and some
+    hundred cell centres, the rows made into instances without a compiler.
     """
-    levels: list[tuple[list[tuple[int, int]], float]] = []
+    levels = _levels(lat, lng, radius)
+    statement = _statement(qs)
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(
+            statement.sql,
+            [
+                *haversine_point(lat, lng),
+                *_level_arrays(levels),
+                *statement.params,
+                radius,
+                need,
+                radius,
+                need,
+                need,
+            ],
+        )
+        found = cursor.fetchall()
+    if not found:
+        return []
+    level = found[0][0]
+    dist, pk_at = statement.dist + 1, statement.pk_at + 1  # after the level number
+    rows = sorted((row for row in found if row[0] == level), key=itemgetter(dist, pk_at))
+    return _instances(qs, statement, [row[1 : statement.width + 1] for row in rows])
+
+
+def _levels(lat: float, lng: float, radius: float) -> list[tuple]:
+    """(leaf ranges, clear distance) of every level, smallest first."""
+    levels = []
     for res, k in _LADDER:
         disk = geo.disk_quick(lat, lng, res, k)
         if disk.clear_m >= radius:
             break
-        if not levels or disk.clear_m > levels[-1][1]:
+        if disk.clear_m > (levels[-1][1] if levels else 0.0):
             levels.append((disk.ranges, disk.clear_m))
-    levels.append((geo.circle_cells(lat, lng, radius, geo.query_res(radius * 3)), radius))
-    starts, ends, clears, bounds = [], [], [], []
-    for ranges, clear in levels:
-        starts.append(len(bounds) + 1)  # SQL arrays count from 1, slices include both ends
-        bounds.extend(ranges)
-        ends.append(len(bounds))
-        clears.append(clear)
+    # Then circles of some shares of the radius, in cells as fine as the circle's own covering
+    # would be, and last the whole circle, one resolution coarser (see circle_and_inner_cells).
+    last = levels[-1][1] if levels else 0.0
+    inner = [radius * share for share in _INNER_SHARES if radius * share > last]
+    res = geo.query_res(radius * 3)
+    inner_cells, circle_cells = geo.circle_and_inner_cells(lat, lng, radius, inner, res)
+    levels.extend(zip(inner_cells, inner, strict=True))
+    levels.append((circle_cells, radius))
+    return levels
 
-    query = (
-        qs.filter(InRanges(None)).annotate(distance_m=distance_expression(lat, lng)).order_by()
-    ).query
+
+def _level_arrays(levels) -> list[str]:
+    """The levels, (leaf ranges, clear distance) each, as the statement's five array
+    parameters: where each level's ranges start and end in the arrays of bounds (from 1, both
+    ends included, as SQL slices count), how far each level is clear, the lower bounds, the
+    upper bounds."""
+    starts, ends, clears, los, his = [], [], [], [], []
+    for ranges, clear in levels:
+        starts.append(len(los) + 1)
+        for lo, hi in ranges:
+            los.append(lo)
+            his.append(hi)
+        ends.append(len(los))
+        clears.append(clear)
+    return [_array(starts), _array(ends), _array(clears, repr), _array(los), _array(his)]
+
+
+def _array(values, text=str) -> str:
+    """An array literal for a ``%s::type[]`` parameter: one string to quote, where a list
+    would be adapted element by element (a few hundred bounds: slower than the query)."""
+    return "{" + ",".join(map(text, values)) + "}"
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """``_nearest_in_one_query``'s SQL for one queryset, and how to read its rows: what
+    ``ModelIterable`` would work out from the compiler on every query, worked out once."""
+
+    sql: str
+    params: tuple  # the queryset's own (its filters'), between the levels' and the limits'
+    width: int  # columns of the inner SELECT
+    dist: int  # where among them distance_m is
+    pk_at: int  # and the primary key
+    model: type
+    fields: slice  # the model's columns
+    init_list: list[str]  # their attnames, for Model.from_db
+    annotations: list[tuple[str, int]]  # (name, column) of distance_m and the queryset's
+    columns: list  # the inner SELECT's expressions
+    # The columns' own converters (their fields' from_db_value...); the backend's are asked
+    # for on every query, so that nothing cached here holds on to a connection.
+    converters: list[list]
+
+
+# Statements of whole-table querysets, by connection (thread) and then model and deferred
+# fields. Building one (clone, resolve, compile) costs the Python of a third of a query.
+_statements: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _statement(qs: QuerySet) -> _Statement:
+    """The statement for ``qs``: built once per connection for a whole table
+    (``Model.objects.all()``, with ``only``/``defer`` or an ordering, which the distance
+    replaces), built every time for a filtered queryset, whose filters may hold anything."""
+    key = _whole_table_key(qs)
+    if key is None:
+        return _build_statement(qs)
+    cache = _statements.setdefault(connections[qs.db], {})
+    statement = cache.get(key)
+    if statement is None:
+        statement = cache[key] = _build_statement(qs)
+    return statement
+
+
+def _whole_table_key(qs: QuerySet):
+    """What the statement of a queryset with no filter (nor joins, extra tables, chosen
+    columns) depends on: its model and which fields it defers. None for any other."""
+    q = qs.query
+    if q.where or q.extra_tables or len(q.alias_map) > 1 or not q.default_cols:
+        return None
+    fields, deferred = q.deferred_loading
+    return qs.model, frozenset(fields), deferred
+
+
+def _build_statement(qs: QuerySet) -> _Statement:
+    query = (qs.filter(InRanges(None)).annotate(distance_m=Haversine(None, None)).order_by()).query
     compiler = query.get_compiler(using=qs.db)
     inner_sql, inner_params = compiler.as_sql()
     width = len(compiler.select)
@@ -305,7 +438,9 @@ def _nearest_in_one_query(qs: QuerySet, lat: float, lng: float, radius: float, n
     )
     columns = ", ".join(f"_c{i}" for i in range(width))
     sql = (
-        "SELECT _l.n, _n.* FROM unnest(%s::int[], %s::int[], %s::float8[])"
+        "SELECT _l.n, _n.* FROM (SELECT %s::float8 AS r2, %s::float8 AS lat_r,"
+        " %s::float8 AS cos_lat, %s::float8 AS lng_r) AS _p"
+        " CROSS JOIN unnest(%s::int[], %s::int[], %s::float8[])"
         " WITH ORDINALITY AS _l(lo_at, hi_at, clear, n)"
         " CROSS JOIN LATERAL ("
         f"SELECT _s.*, count(*) OVER () AS _cnt, max(_s._c{dist}) OVER () AS _far FROM ("
@@ -322,48 +457,46 @@ def _nearest_in_one_query(qs: QuerySet, lat: float, lng: float, radius: float, n
         " WHERE _l.clear >= %s OR (_n._cnt = %s AND _n._far < _l.clear)"
         " LIMIT %s"
     )
-    params = [
-        _array(starts),
-        _array(ends),
-        _array(clears, repr),
-        _array(lo for lo, _ in bounds),
-        _array(hi for _, hi in bounds),
-        *inner_params,
-        radius,
-        need,
-        radius,
-        need,
-        need,
-    ]
-    with connections[qs.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
-    if not found:
-        return []
-    level = found[0][0]
-    rows = [row[1 : width + 1] for row in found if row[0] == level]
-    rows.sort(key=lambda row: (row[dist], row[pk_at]))
-    return _instances(qs, compiler, rows)
-
-
-def _array(values, text=str) -> str:
-    """An array literal for a ``%s::type[]`` parameter: one string to quote, where a list
-    would be adapted element by element (a few hundred bounds: slower than the query)."""
-    return "{" + ",".join(map(text, values)) + "}"
-
-
-def _instances(qs: QuerySet, compiler, rows: list) -> list:
-    """Model instances from rows shaped like ``compiler``'s SELECT, as ``ModelIterable``
-    builds them (the same converters, deferred fields and annotations)."""
     select, klass_info = compiler.select, compiler.klass_info
     first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-    init_list = [col.target.attname for col, *_ in select[first:last]]
-    model, db = klass_info["model"], qs.db
-    annotations = compiler.annotation_col_map.items()
+    columns = [col for col, *_ in select[:width]]
+    return _Statement(
+        sql=sql,
+        params=tuple(inner_params),
+        width=width,
+        dist=dist,
+        pk_at=pk_at,
+        model=klass_info["model"],
+        fields=slice(first, last),
+        init_list=[col.target.attname for col, *_ in select[first:last]],
+        annotations=list(compiler.annotation_col_map.items()),
+        columns=columns,
+        converters=[col.get_db_converters(compiler.connection) for col in columns],
+    )
+
+
+def _instances(qs: QuerySet, statement: _Statement, rows: list) -> list:
+    """Model instances from rows shaped like the statement's inner SELECT, as
+    ``ModelIterable`` builds them (the same converters, deferred fields and annotations)."""
+    db = qs.db
+    connection = connections[db]
+    converters = []
+    for at, (column, own) in enumerate(zip(statement.columns, statement.converters, strict=True)):
+        funcs = connection.ops.get_db_converters(column) + own
+        if funcs:
+            converters.append((at, funcs, column))
+    model, fields, init_list = statement.model, statement.fields, statement.init_list
     out = []
-    for row in compiler.results_iter([rows]):
-        obj = model.from_db(db, init_list, row[first:last])
-        for name, at in annotations:
+    for row in rows:
+        if converters:
+            row = list(row)
+            for at, funcs, column in converters:
+                value = row[at]
+                for convert in funcs:
+                    value = convert(value, column, connection)
+                row[at] = value
+        obj = model.from_db(db, init_list, row[fields])
+        for name, at in statement.annotations:
             setattr(obj, name, row[at])
         out.append(obj)
     if qs._prefetch_related_lookups:

@@ -162,3 +162,99 @@ def test_circle_cells_hold_every_point_of_the_circle(lat, lng, radius, bearing, 
     p = geo.destination(lat, lng, bearing, radius * share)
     leaf = geo.leaf_cell(*p)
     assert any(lo <= leaf <= hi for lo, hi in ranges)
+
+
+@pytest.mark.postgres
+def test_whole_table_statement_is_built_once_and_filtered_ones_every_time(db):
+    make_places([geo.destination(*CENTRE, (i * 37) % 360, 20 + i * 13) for i in range(60)])
+    selectors._statements.clear()
+    whole = selectors._statement(Place.objects.all())
+    # Ordering gives way to the distance: the same statement.
+    assert selectors._statement(Place.objects.order_by("-name")) is whole
+    # Deferred fields change the columns read: a statement of their own.
+    deferred = selectors._statement(Place.objects.only("pk"))
+    assert deferred is not whole
+    assert selectors._statement(Place.objects.only("pk")) is deferred
+    # A filter's values are the statement's parameters: never taken from another query.
+    assert selectors._statement(Place.objects.filter(name="p3")) is not selectors._statement(
+        Place.objects.filter(name="p3")
+    )
+    for name in ("p3", "p7"):
+        rows = nearest_within(Place.objects.filter(name=name), lat=CENTRE[0], lng=CENTRE[1])
+        assert [p.name for p in rows] == [name]
+    # The point is a parameter too: the cached statement answers for any point.
+    for bearing in (0, 120, 240):
+        lat, lng = geo.destination(*CENTRE, bearing, 400)
+        got = as_pairs(nearest_within(Place.objects.all(), lat=lat, lng=lng, limit=7))
+        by_disk = selectors._nearest_disk_by_disk(Place.objects.all(), lat, lng, 3000.0, 7)
+        assert got == as_pairs(by_disk)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lat=mainland_lat,
+    lng=mainland_lng,
+    radius=st.sampled_from([100.0, 800.0, 3000.0]),
+    shares=st.lists(st.floats(0.05, 1), min_size=0, max_size=3).map(sorted),
+    bearing=st.floats(0, 360),
+    share=st.floats(0, 1),
+)
+def test_circle_and_inner_cells_hold_every_point_of_their_circles(
+    lat, lng, radius, shares, bearing, share
+):
+    inner_radii = [radius * s for s in shares]
+    res = geo.query_res(radius * 3)
+    inner, circle = geo.circle_and_inner_cells(lat, lng, radius, inner_radii, res)
+    assert len(inner) == len(inner_radii)
+    p = geo.destination(lat, lng, bearing, radius * share)
+    leaf = geo.leaf_cell(*p)
+    d = geo.distance_m(lat, lng, *p)
+    assert any(lo <= leaf <= hi for lo, hi in circle)
+    for r, ranges in zip(inner_radii, inner, strict=True):
+        if d <= r:
+            assert any(lo <= leaf <= hi for lo, hi in ranges), (r, d)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lat=st.floats(-80, 80),
+    lng=st.floats(-180, 180),
+    res=st.integers(7, 12),
+    k=st.integers(1, 4),
+    picks=st.lists(st.integers(0, 10**6), min_size=1, max_size=12),
+)
+def test_merged_leaf_ranges_cover_the_cells_and_nothing_else(lat, lng, res, k, picks):
+    from h3.api import basic_int as h3
+
+    origin = h3.latlng_to_cell(lat, lng, res)
+    disk = set(h3.grid_disk(origin, k))
+    ranges = geo.disk_quick(lat, lng, res, k).ranges
+
+    def covered(leaf):
+        return any(lo <= leaf <= hi for lo, hi in ranges)
+
+    # Leaves under the disk's cells (their centres, and children picked at random) are in...
+    cells = sorted(disk)
+    for i in picks:
+        cell = cells[i % len(cells)]
+        children = h3.cell_to_children(cell, min(15, res + 3))
+        assert covered(geo.leaf_cell(*h3.cell_to_latlng(children[i % len(children)])))
+        assert covered(geo.leaf_range(cell)[0]) and covered(geo.leaf_range(cell)[1])
+    # ...and no leaf of a cell outside the disk is.
+    outside = set(h3.grid_disk(origin, k + 1)) - disk
+    for cell in outside:
+        for child in h3.cell_to_children(cell, min(15, res + 2)):
+            assert not covered(geo.leaf_cell(*h3.cell_to_latlng(child)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(lat=st.floats(-85, 85), lng=st.floats(-180, 180), res=st.integers(5, 12))
+def test_a_cells_shape_taken_from_its_area_is_no_bolder_than_its_own(lat, lng, res):
+    from h3.api import basic_int as h3
+
+    cell = h3.latlng_to_cell(lat, lng, res)
+    _lat, _lng, reach, step, spacing = geo._cell_shape(cell)
+    own_reach, own_step, own_spacing, _faces = geo._measured_shape.__wrapped__(cell)
+    assert reach >= own_reach
+    assert step <= own_step
+    assert spacing >= own_spacing
