@@ -20,8 +20,8 @@ from alliance.templatetags.alliance import fen
 
 from .models import (
     EarnCampaign,
-    EarnReversal,
     EarnRate,
+    EarnReversal,
     JournalEntry,
     JournalLine,
     PointsAccount,
