@@ -94,11 +94,14 @@ class QualifyingSpend(Immutable):
 
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     amount_fen = models.BigIntegerField(_("amount (fen)"))
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    idempotency_key = models.CharField(max_length=128)  # unique: see Meta (no LIKE index)
     at = models.DateTimeField(_("when"))
 
     class Meta:
         indexes = [models.Index(fields=["customer", "at"], name="qualifyingspend_customer_at")]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="qualifyingspend_key_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.amount_fen:+d}"
