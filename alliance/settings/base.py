@@ -259,7 +259,14 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Server errors only. A 4xx is an answer the API gives on purpose, with its code (sold
+        # out, refused, not found); the access log counts them. A warning for each would flood
+        # the log in a flash sale (1,900 "Conflict" lines in two seconds) and cost every loser
+        # a formatted write.
+        "django.request": {"level": "ERROR"},
+    },
 }
 
 # --- Points (points/) ------------------------------------------------------------------------

@@ -176,7 +176,10 @@ class JournalLine(Immutable):
         PENDING = "pending", _("pending")
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lines")
+    # Indexed by line_account_entry (account, entry), which leads with it: no index of its own.
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     bucket = models.CharField(max_length=10, choices=Bucket.choices, default=Bucket.AVAILABLE)
     amount = models.BigIntegerField(_("points"))  # signed: + credit, - debit
     lot = models.ForeignKey(
@@ -208,7 +211,10 @@ class PointsLot(models.Model):
         CANCELLED = "cancelled", _("cancelled")
         EXPIRED = "expired", _("expired")
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
+    # Indexed by lot_fifo (account, state, expires_at, id), which leads with it.
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="lots", db_index=False
+    )
     # Who pays for these points when they are spent: the bank's issuance or adjustment account,
     # or a merchant's funding account. Clearing reads it.
     funder = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="funded_lots")
@@ -252,7 +258,10 @@ class LotAllocation(models.Model):
     spend can be refunded in parts and never more than once in total.
     """
 
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="allocations")
+    # Indexed by the unique (entry, lot) constraint, which leads with it.
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="allocations", db_index=False
+    )
     lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="allocations")
     points = models.BigIntegerField(_("points"))
     refunded_points = models.BigIntegerField(_("refunded"), default=0)
