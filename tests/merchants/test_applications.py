@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from accounts.models import User
 from alliance.errors import ApplicationError
@@ -69,7 +70,9 @@ def test_the_database_also_keeps_one_open_application(applicant):
 
 
 @pytest.mark.parametrize("role", ["branch_officer", "head_office"])
-def test_bank_staff_cannot_apply(request, role):
+def test_bank_staff_cannot_apply(db, request, role):
+    # ``db`` asked for here, not only lazily through getfixturevalue: lazily, it left a
+    # PostgreSQL session open to the end of the run when a live-server test came later.
     user = request.getfixturevalue(
         {"branch_officer": "officer", "head_office": "head_office"}[role]
     )
@@ -157,10 +160,11 @@ def test_a_credit_code_of_a_live_merchant_is_refused_clearly(head_office, branch
     code = credit_code()
     approved_merchant(reviewer=head_office, code=code)
     app = draft_application(code=code)
-    with pytest.raises(ApplicationError) as exc:
+    with pytest.raises(ApplicationError) as exc, translation.override("en"):
         services.application_submit(actor=app.applicant, application_id=app.pk)
     assert exc.value.code == "duplicate_credit_code"
-    assert "already a member" in str(exc.value.message)
+    with translation.override("en"):
+        assert "already a member" in str(exc.value.message)
 
 
 def test_a_closed_merchant_frees_its_credit_code(head_office, branch):
