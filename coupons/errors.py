@@ -7,6 +7,7 @@ from alliance.errors import ApplicationError, NotFound
 from merchants.errors import InvalidInput, InvalidTransition, NotInYourGrid, ReasonRequired
 
 __all__ = [
+    "CounterTooManyWrongCodes",
     "InvalidInput",
     "InvalidTransition",
     "NotInYourGrid",
@@ -74,6 +75,15 @@ class UnsafeEdit(ApplicationError):
 class TokenInvalid(ApplicationError):
     code = "coupon_token_invalid"
     message = _("This QR code is not valid. Ask the customer to open the coupon again.")
+
+
+class CounterTooManyWrongCodes(ApplicationError):
+    code = "coupon_counter_too_many_wrong_codes"
+    message = _(
+        "Too many wrong digits were typed at this merchant. Scan the customer's QR code, or type "
+        "again in a few minutes."
+    )
+    status = status.HTTP_429_TOO_MANY_REQUESTS
 
 
 class TokenExpired(ApplicationError):

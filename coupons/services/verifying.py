@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,7 @@ from accounts.models import User
 from merchants.models import MerchantStaff
 
 from ..errors import (
+    CounterTooManyWrongCodes,
     CouponAlreadyUsed,
     CouponExpired,
     CouponNotFound,
@@ -32,6 +34,7 @@ from ..errors import (
     InvalidTransition,
     NotInYourGrid,
     ReasonRequired,
+    TokenInvalid,
     UndoWindowPassed,
 )
 from ..models import CampaignEntry, Coupon, Verification
@@ -104,7 +107,34 @@ def _membership(actor) -> MerchantStaff:
     return membership_of(actor)
 
 
-def _find(code: str | None, token: str | None) -> dict:
+# Typed digits carry a 7-digit MAC: a guess succeeds once in 10 million. A merchant gets at
+# most COUNTER_WRONG_CODES wrong digits per COUNTER_WINDOW_S, counted in the cache (per
+# process unless a shared cache is configured: with 4 workers, 80 guesses per 10 minutes at
+# most, far from walking the MAC space), then typing is refused for the rest of the window;
+# scanning the QR (a token nobody can forge) still works.
+COUNTER_WRONG_CODES = 20
+COUNTER_WINDOW_S = 600
+
+
+def _wrong_codes_key(merchant_id: int) -> str:
+    return f"coupons:counter-wrong:{merchant_id}"
+
+
+def _coupon_id_from_digits(digits: str, merchant_id: int) -> int:
+    key = _wrong_codes_key(merchant_id)
+    if (cache.get(key) or 0) >= COUNTER_WRONG_CODES:
+        raise CounterTooManyWrongCodes()
+    try:
+        return coupon_id_from_counter_code(digits)
+    except TokenInvalid:
+        cache.add(key, 0, COUNTER_WINDOW_S)
+        cache.incr(key)
+        raise TokenInvalid(
+            _("These digits are not valid. Check them against the customer's screen.")
+        ) from None
+
+
+def _find(code: str | None, token: str | None, merchant_id: int) -> dict:
     """Which coupon the cashier means, as a lookup: from the QR's ``token``, or from ``code``,
     what was typed -- the counter digits under the QR, or a token that a USB scanner typed.
     The coupon's permanent code is refused: it never expires, so a screenshot of it (or a
@@ -116,7 +146,7 @@ def _find(code: str | None, token: str | None) -> dict:
         raise InvalidInput({"code": _("Scan the QR code or type the digits under it.")})
     digits = typed.replace("-", "")
     if is_counter_code(digits):
-        return {"pk": coupon_id_from_counter_code(digits)}
+        return {"pk": _coupon_id_from_digits(digits, merchant_id)}
     if len(typed) > 20:  # a token has letters, and dashes of its own
         return {"code": code_from_token(typed)}
     raise InvalidInput(
@@ -150,7 +180,7 @@ def coupon_inspect(
     (``coupon_other_merchant``, 403: the cashier is told plainly).
     """
     membership = _membership(actor)
-    coupon = _coupon_of(membership, _find(code, token))
+    coupon = _coupon_of(membership, _find(code, token, membership.merchant_id))
     _check_store(membership, store_id)
     return Inspection(coupon, unusable_reason(coupon, now=now or timezone.now(), store_id=store_id))
 
@@ -182,7 +212,7 @@ def coupon_verify(
     membership = _membership(actor)
     _check_store(membership, store_id)
     now = now or timezone.now()
-    coupon = _coupon_of(membership, _find(code, None), lock=True)
+    coupon = _coupon_of(membership, _find(code, None, membership.merchant_id), lock=True)
     done = Verification.objects.filter(merchant_id=membership.merchant_id, idempotency_key=key)
     done = done.select_related("coupon").first()
     if done is not None:

@@ -13,6 +13,7 @@ from django.utils import translation
 from alliance.errors import ApplicationError
 from coupons import services
 from coupons.models import Campaign, Coupon, CouponEvent, CouponTemplate, Verification
+from coupons.services.verifying import COUNTER_WRONG_CODES
 from tests.coupons.factories import live_template, typed
 
 pytestmark = pytest.mark.django_db
@@ -402,4 +403,29 @@ def test_a_scanner_typing_the_token_into_the_code_field(cashier, coupon):
     stale = services.token_for(coupon.code, now=time.time() - 600)
     assert refusal(lambda: services.coupon_inspect(actor=cashier, code=stale)) == (
         "coupon_token_expired"
+    )
+
+
+def test_wrong_digits_are_limited_per_merchant_but_the_qr_still_works(
+    cashier, owner, coupon, other_shop, settings
+):
+    # a guess at the 7-digit MAC succeeds once in 10 million: a merchant gets 20 wrong tries
+    # per 10 minutes, then typing is refused (429) until the window ends
+    good = typed(coupon)
+    wrong = good[:-1] + str((int(good[-1]) + 1) % 10)
+    for _ in range(COUNTER_WRONG_CODES):
+        assert refusal(lambda: services.coupon_inspect(actor=cashier, code=wrong)) == (
+            "coupon_token_invalid"
+        )
+    with pytest.raises(ApplicationError) as caught:
+        services.coupon_inspect(actor=owner, code=good)  # even right digits, by anybody there
+    assert caught.value.code == "coupon_counter_too_many_wrong_codes"
+    assert caught.value.status == 429
+    # the QR's token cannot be forged: scanning still works
+    token = services.token_for(coupon.code)
+    assert services.coupon_inspect(actor=cashier, token=token).coupon.pk == coupon.pk
+    # another merchant's counter is not affected
+    other_owner = other_shop.application.applicant
+    assert refusal(lambda: services.coupon_inspect(actor=other_owner, code=good)) == (
+        "coupon_other_merchant"
     )
