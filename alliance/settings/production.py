@@ -14,6 +14,14 @@ CELERY_BROKER_URL = env_required("CELERY_BROKER_URL")
 ALLIANCE_SMS_BACKEND = env_required("SMS_BACKEND")
 ALLIANCE_FIELD_ENCRYPTION_KEY = env_required("FIELD_ENCRYPTION_KEY")
 
+# A cache the web processes share (e.g. redis://cache.internal:6379/1): the counter's limit on
+# wrong typed digits is then one count per merchant, and a sold-out hint reaches every process
+# at once. Without it each process keeps its own (LocMem): the limit holds per process.
+if cache_url := env("CACHE_URL", ""):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}
+    }
+
 # Staff must present a TOTP code; there is no switch for it here on purpose.
 ALLIANCE_STAFF_OTP_REQUIRED = True
 

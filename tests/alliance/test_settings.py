@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_or_fail
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "x" * 20 + "-a-long-random-enough-production-secret-for-the-check",
@@ -38,3 +40,23 @@ def test_production_refuses_to_start_without_each_secret(missing):
     out = manage("check", env=env)
     assert out.returncode != 0
     assert f"Set the environment variable {missing}" in out.stderr
+
+
+CACHE_PROBE = (
+    "from django.core.cache import caches; c = caches['default']; c.set('probe', 42); "
+    "print(type(c).__name__, c.get('probe'))"
+)
+
+
+def test_production_shares_a_redis_cache_when_given_one():
+    # without DJANGO_CACHE_URL each process keeps its own cache
+    out = manage("shell", "-v", "0", "-c", CACHE_PROBE, env=PRODUCTION_ENV)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["LocMemCache", "42"]
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    out = manage("shell", "-v", "0", "-c", CACHE_PROBE,
+                 env={**PRODUCTION_ENV, "DJANGO_CACHE_URL": redis_url})
+    if out.returncode != 0 and "Connection refused" in out.stderr:
+        skip_or_fail(f"no Redis at {redis_url}")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["RedisCache", "42"]
