@@ -124,6 +124,15 @@ def hours_label(slots: list) -> str:
     return ", ".join(f"{start}-{end}" for start, end in slots)
 
 
+def obtain_label(template: CouponTemplate) -> str:
+    """How the coupon is obtained, with its price in points or yuan where it has one."""
+    if template.obtain == CouponTemplate.Obtain.POINTS:
+        return _("Exchanged for %(points)s points") % {"points": template.points_price}
+    if template.obtain == CouponTemplate.Obtain.PURCHASE:
+        return _("Bought for %(price)s") % {"price": fen(template.price_fen)}
+    return str(template.get_obtain_display())
+
+
 def _date(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 

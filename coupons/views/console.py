@@ -33,7 +33,7 @@ from .. import console_forms as forms
 from .. import services
 from ..models import CouponTemplate
 from ..selectors import console as selectors
-from ..wording import value_in_words
+from ..wording import hours_label, obtain_label, value_in_words, weekdays_label
 
 Kind = CouponTemplate.Kind
 Status = CouponTemplate.Status
@@ -51,17 +51,6 @@ TAB_LABELS = {
     "rejected": gettext_lazy("Rejected"),
     "all": gettext_lazy("All"),
 }
-WEEKDAYS = [
-    gettext_lazy("Mon"),
-    gettext_lazy("Tue"),
-    gettext_lazy("Wed"),
-    gettext_lazy("Thu"),
-    gettext_lazy("Fri"),
-    gettext_lazy("Sat"),
-    gettext_lazy("Sun"),
-]
-
-
 def _partial(request: HttpRequest, template: str, partial: str) -> str:
     return f"{template}#{partial}" if request.htmx else template
 
@@ -97,26 +86,6 @@ def _done(request: HttpRequest, message: str, url: str) -> HttpResponse:
 # --- Words for a template ----------------------------------------------------------------------
 
 
-def obtain_in_words(template: CouponTemplate) -> str:
-    if template.obtain == CouponTemplate.Obtain.POINTS:
-        return _("Exchanged for %(points)s points") % {"points": template.points_price}
-    if template.obtain == CouponTemplate.Obtain.PURCHASE:
-        return _("Bought for %(price)s") % {"price": fen(template.price_fen)}
-    return str(template.get_obtain_display())
-
-
-def weekdays_in_words(mask: int) -> str:
-    if mask == 127:
-        return _("Every day")
-    return " ".join(str(name) for bit, name in enumerate(WEEKDAYS) if mask & (1 << bit))
-
-
-def hours_in_words(slots: list) -> str:
-    if not slots:
-        return _("All day")
-    return ", ".join(f"{start}–{end}" for start, end in slots)
-
-
 @dataclass
 class TemplateRow:
     template: CouponTemplate
@@ -130,9 +99,9 @@ def _row(template: CouponTemplate) -> TemplateRow:
     return TemplateRow(
         template=template,
         value=value_in_words(template),
-        obtain=obtain_in_words(template),
-        weekdays=weekdays_in_words(template.weekdays),
-        hours=hours_in_words(template.time_slots),
+        obtain=obtain_label(template),
+        weekdays=weekdays_label(template.weekdays),
+        hours=hours_label(template.time_slots),
     )
 
 
