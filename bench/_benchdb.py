@@ -5,6 +5,7 @@ The benches run as scripts (``python bench/x.py``), so this folder is on ``sys.p
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -43,3 +44,29 @@ def setup_django(url: str, *, bench: str):
     if connection.vendor != "postgresql":
         sys.exit(f"{bench} needs PostgreSQL, DATABASE_URL gives {connection.vendor}")
     return connection
+
+
+# --- Figures ---------------------------------------------------------------------------------
+def pct(values, q):
+    """The q-th percentile (linear interpolation between closest ranks); NaN of nothing."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    if len(s) == 1:
+        return s[0]
+    pos = (len(s) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+class Recorder:
+    """A database execute wrapper that keeps the SQL sent (to count queries and rows after
+    timing), cheap enough to stay on while timing."""
+
+    def __init__(self):
+        self.queries = []
+
+    def __call__(self, execute, sql, params, many, context):
+        self.queries.append((sql, params))
+        return execute(sql, params, many, context)

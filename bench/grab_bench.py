@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import multiprocessing as mp
 import os
 import socket
@@ -51,7 +50,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from _benchdb import ensure_database, setup_django  # noqa: E402
+from _benchdb import ensure_database, pct, setup_django  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/alliance_bench_grab"
 BRANCH_CODE = "BG001"
@@ -404,18 +403,6 @@ def claim_jobs(template_id: int, customers: list[tuple[int, str]]) -> list:
 
 
 # --- Figures -------------------------------------------------------------------------------------
-def pct(values, q):
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    if len(s) == 1:
-        return s[0]
-    pos = (len(s) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
 class Phase:
     def __init__(self, name: str, rows: list, cpu: dict):
         self.name = name

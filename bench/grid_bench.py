@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from _benchdb import ensure_database, setup_django  # noqa: E402
+from _benchdb import Recorder, ensure_database, pct, setup_django  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/alliance_bench"
 TABLE = "bench_grid_point"
@@ -308,28 +308,6 @@ def timed(fn):
     t0 = time.perf_counter()
     result = fn()
     return (time.perf_counter() - t0) * 1000, result
-
-
-def pct(values, q):
-    """The q-th percentile (linear interpolation between closest ranks)."""
-    s = sorted(values)
-    if len(s) == 1:
-        return s[0]
-    pos = (len(s) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-class Recorder:
-    """Collects the SQL our selectors send, to count afterwards what it fetched."""
-
-    def __init__(self):
-        self.queries = []
-
-    def __call__(self, execute, sql, params, many, context):
-        self.queries.append((sql, params))
-        return execute(sql, params, many, context)
 
 
 def rows_read(cur, sql, params) -> tuple[int, int]:

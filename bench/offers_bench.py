@@ -43,7 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from _benchdb import ensure_database, setup_django  # noqa: E402
+from _benchdb import Recorder, ensure_database, pct, setup_django  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/alliance_bench_offers"
 GENERATOR_VERSION = 2  # bump when the generator changes, so old data sets are rebuilt
@@ -375,29 +375,6 @@ def describe(cur) -> dict:
 
 
 # --- Timing ---------------------------------------------------------------------------------------
-def pct(values, q):
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    if len(s) == 1:
-        return s[0]
-    pos = (len(s) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-class Recorder:
-    """Counts (and keeps) the SQL sent, cheaply enough to stay on while timing."""
-
-    def __init__(self):
-        self.queries = []
-
-    def __call__(self, execute, sql, params, many, context):
-        self.queries.append((sql, params))
-        return execute(sql, params, many, context)
-
-
 def variants(category: str, search: str = "") -> list[tuple[str, dict]]:
     out = [(sort, {"sort": sort}) for sort in SORTS]
     out += [(f"{sort}, {category}", {"sort": sort, "category": category}) for sort in SORTS]
