@@ -19,6 +19,9 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # First: the API is where the load is (a flash sale's claims), and the empty-prefix
+    # includes below would each be tried before it.
+    path("api/", include((api_patterns, "api"))),
     path("", views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
@@ -26,7 +29,6 @@ urlpatterns = [
     path("", include("merchants.urls")),
     path("points/", include("points.urls")),
     path("", include("coupons.urls")),
-    path("api/", include((api_patterns, "api"))),
     # Django admin's own login would skip TOTP and the lock-out: staff sign in in one place.
     path(
         "admin/login/",

@@ -31,13 +31,17 @@ def _postgres_marker(request):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Hints kept in the cache (a coupon sold out...) must not leak into the next test, whose
-    rows may reuse the same ids."""
+    """Hints kept in the cache (a coupon sold out...) and templates' terms kept by the claim
+    must not leak into the next test, whose rows may reuse the same ids."""
     from django.core.cache import cache
 
+    from coupons.services import claiming
+
     cache.clear()
+    claiming._terms.clear()
     yield
     cache.clear()
+    claiming._terms.clear()
 
 
 @pytest.fixture

@@ -113,8 +113,21 @@ TEMPLATES = [
 def database_from_env(default_sqlite: Path) -> dict:
     url = os.environ.get("DATABASE_URL")
     if url:
-        return dj_database_url.parse(url, conn_max_age=0)
+        return postgres_options(dj_database_url.parse(url, conn_max_age=0))
     return sqlite_database(default_sqlite)
+
+
+def postgres_options(database: dict) -> dict:
+    """Prepared statements for the hot paths' statements (alliance.compiled.hot_cursor; the
+    ORM's own queries bind on the client and are never prepared). Django turns them off by
+    default for the sake of transaction-pooling proxies (PgBouncer in transaction mode before
+    1.21), which lose a connection's prepared statements: ``DATABASE_PREPARED_STATEMENTS=off``
+    behind one."""
+    if database["ENGINE"].endswith("postgresql") and os.environ.get(
+        "DATABASE_PREPARED_STATEMENTS", "on"
+    ).lower() not in ("off", "0", "false", "no"):
+        database.setdefault("OPTIONS", {})["prepare_threshold"] = 5
+    return database
 
 
 def sqlite_database(path: Path | str) -> dict:
@@ -211,7 +224,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

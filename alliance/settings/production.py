@@ -3,13 +3,17 @@
 import dj_database_url
 
 from .base import *  # noqa: F403
-from .base import env, env_required, environ_required
+from .base import env, env_required, environ_required, postgres_options
 
 DEBUG = False
 SECRET_KEY = env_required("SECRET_KEY")
 ALLOWED_HOSTS = env_required("ALLOWED_HOSTS").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
-DATABASES = {"default": dj_database_url.parse(environ_required("DATABASE_URL"), conn_max_age=60)}
+DATABASES = {
+    "default": postgres_options(
+        dj_database_url.parse(environ_required("DATABASE_URL"), conn_max_age=60)
+    )
+}
 CELERY_BROKER_URL = env_required("CELERY_BROKER_URL")
 ALLIANCE_SMS_BACKEND = env_required("SMS_BACKEND")
 ALLIANCE_FIELD_ENCRYPTION_KEY = env_required("FIELD_ENCRYPTION_KEY")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import wraps
 
 from django.conf import settings
-from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +22,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.access import IsCustomer
+from alliance.compiled import hot_cursor
 from alliance.errors import ErrorSerializer
 from merchants.models import Category
 
@@ -157,6 +157,22 @@ class CustomerCouponOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_moment = serializers.DateTimeField()
+
+
+def claimed_coupon(coupon: Coupon) -> dict:
+    """``CustomerCouponOutput(coupon).data``, without building a serializer's fields on every
+    claim (a fifth of a winner's Python); tests assert that the two are equal."""
+    return {
+        "id": coupon.pk,
+        "template_id": coupon.template_id,
+        "status": coupon.status,
+        "claimed_at": _moment.to_representation(coupon.claimed_at),
+        "valid_from": _moment.to_representation(coupon.valid_from),
+        "valid_until": _moment.to_representation(coupon.valid_until),
+    }
+
+
 class CustomerWalletCouponOutput(CustomerCouponOutput):
     title = serializers.CharField(source="template.title")
     value = serializers.SerializerMethodField()
@@ -277,7 +293,7 @@ class ClaimApi(APIView):
         # (a retry) was read back with its own time. No extra query to tell them apart.
         created = coupon.claimed_at == now
         return Response(
-            CustomerCouponOutput(coupon).data,
+            claimed_coupon(coupon),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -388,9 +404,10 @@ _claim_api = ClaimApi.as_view()
 
 
 def _key_used(key: str) -> bool:
-    # Plain SQL: this runs for every loser of a flash sale, the ORM's compile would double it.
+    # Plain SQL, prepared: this runs for every loser of a flash sale, the ORM's compile would
+    # double it.
     table = Coupon._meta.db_table
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {table} WHERE claim_key = %s LIMIT 1", [key])
         return cursor.fetchone() is not None
 

@@ -3,24 +3,36 @@
 Every refusal that can be decided from a plain read (not live, not started, ended, sold out,
 the customer's limit) is answered before any transaction, so the losers of a flash sale cost
 one indexed read — and, once a process has seen the stock run out, not even that (a
-two-second sold-out hint in the cache). The winners' transaction writes the coupon first and takes the stock last:
-the template row, which every winner needs, is locked only from that update to the commit.
+two-second sold-out hint in the cache).
+
+A winner on PostgreSQL, for the templates flash sales are made of (free, merchant-funded, no
+daily cap), is one statement: take the stock, write the coupon and its event, all in one
+round trip and one short transaction, with the rules the claim depends on (live, in its claim
+window, the merchant active, stock left) checked by that statement, not before it. What it
+needs of the template besides is fixed at approval (no edit after it changes them), so each
+process reads it once (``_terms``). Every other claim (a daily cap, a campaign's budget, points,
+or SQLite) takes the general path: one transaction through the ORM, the coupon written first
+and the stock taken last, so that the template row, which every winner needs, is locked only
+from that update to the commit.
 """
 
 from __future__ import annotations
 
 import secrets
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
 from accounts.models import User
+from alliance.compiled import CompiledQuery, hot_cursor
 from alliance.errors import Forbidden
+from merchants.models import Merchant
 from points.services import points_spend_within
 
 from ..errors import (
@@ -34,7 +46,7 @@ from ..errors import (
     CouponPaused,
     InvalidInput,
 )
-from ..models import ClaimDay, Coupon, CouponTemplate
+from ..models import ClaimDay, Coupon, CouponEvent, CouponTemplate
 from ._common import days_after, local, local_midnight, record_event
 from .campaigns import budget_reserve
 
@@ -45,7 +57,13 @@ CODE_LENGTH = 12  # 31**12 ~ 2**59: not guessable at any rate the counter allows
 
 
 def new_code() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
+    """CODE_LENGTH letters of _ALPHABET, uniformly at random (one draw, not one per letter)."""
+    n = secrets.randbelow(len(_ALPHABET) ** CODE_LENGTH)
+    letters = []
+    for _letter in range(CODE_LENGTH):
+        n, at = divmod(n, len(_ALPHABET))
+        letters.append(_ALPHABET[at])
+    return "".join(letters)
 
 
 # What a claim reads of the template and its merchant: never the merchant's whole row (its
@@ -181,28 +199,135 @@ def _claim(*, customer: User, template: CouponTemplate, claim_key: str, now: dat
     ).update(stock_left=F("stock_left") - 1)
     if taken != 1:
         template.refresh_from_db(fields=["status", "stock_left", "claim_end"])
-        reason = refusal(template, now=now, obtain=(template.obtain,)) or CouponOutOfStock
-        if reason is CouponOutOfStock:
-            cache.set(_sold_out_key(template.pk), True, SOLD_OUT_HINT_S)
-        raise reason()
+        _refuse(template, now)
     return coupon
 
 
 def _claim_until_decided(
-    *, customer: User, template: CouponTemplate, claim_key: str, now: datetime, held: int
+    attempt, *, customer: User, template, claim_key: str, now: datetime, held: int
 ) -> Coupon:
+    """``attempt`` (one transaction) until it decides: a unique violation means a concurrent
+    claim of this customer committed first (the same key: its coupon is the answer; another
+    key: one more slot is held, and the limit is looked at again)."""
     while True:
         if held >= template.per_customer_limit:
             raise CouponLimitReached(extra={"limit": template.per_customer_limit})
         try:
-            return _claim(
+            return attempt(
                 customer=customer, template=template, claim_key=claim_key, now=now, held=held
             )
         except IntegrityError:
             existing = Coupon.objects.filter(customer=customer, claim_key=claim_key).first()
             if existing is not None:
                 return existing  # the same request, made twice at once
-            held = Coupon.objects.filter(template=template, customer=customer).count()
+            held = Coupon.objects.filter(template=template.pk, customer=customer).count()
+
+
+# --- The winner in one statement (PostgreSQL) ----------------------------------------------------
+# What a claim needs of a template besides its state: fixed once it is approved (only the
+# wording and more stock may change after), so kept per process, read by the first claim.
+_TERMS_KEPT = 10_000
+_terms: dict[int, CouponTemplate] = {}
+
+
+def _in_one_statement(template: CouponTemplate, obtain) -> bool:
+    """Whether a claim of this template is the one-statement kind (see the module's text)."""
+    return (
+        connection.vendor == "postgresql"
+        and obtain == FREE
+        and template.obtain == CouponTemplate.Obtain.FREE
+        and not template.daily_cap
+        and not template.campaign_id
+    )
+
+
+def _keep_terms(template: CouponTemplate) -> None:
+    if len(_terms) >= _TERMS_KEPT:
+        _terms.clear()
+    _terms[template.pk] = template
+
+
+def _column(model, name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+_one_statement_sql: str | None = None
+
+
+def _claim_sql() -> str:
+    """Take one from the stock if the template can be claimed now, and only then write the
+    coupon and its event; returns the coupon's id, or no row."""
+    global _one_statement_sql
+    if _one_statement_sql is None:
+        T, C, E, M = CouponTemplate, Coupon, CouponEvent, Merchant
+        table = {m: connection.ops.quote_name(m._meta.db_table) for m in (T, C, E, M)}
+        t = {n: _column(T, n) for n in ("id", "status", "stock_left", "claim_start", "claim_end",
+                                          "merchant")}  # fmt: skip
+        c = [_column(C, n) for n in ("template", "customer", "code", "slot", "claim_key",
+                                      "status", "reserved_fen", "claimed_at", "valid_from",
+                                      "valid_until")]  # fmt: skip
+        e = [_column(E, n) for n in ("coupon", "actor", "from_status", "to_status", "reason",
+                                      "created_at")]  # fmt: skip
+        _one_statement_sql = (
+            f"WITH taken AS (UPDATE {table[T]} SET {t['stock_left']} = {t['stock_left']} - 1"
+            f" WHERE {t['id']} = %s AND {t['status']} = %s AND {t['stock_left']} > 0"
+            f" AND {t['claim_start']} <= %s AND {t['claim_end']} > %s"
+            f" AND EXISTS (SELECT 1 FROM {table[M]} WHERE {_column(M, 'id')} = {t['merchant']}"
+            f" AND {_column(M, 'status')} = %s)"
+            f" RETURNING {t['id']} AS id),"
+            f" coupon AS (INSERT INTO {table[C]} ({', '.join(c)})"
+            " SELECT taken.id, %s, %s, %s, %s, %s, 0, %s, %s, %s FROM taken"
+            f" RETURNING {_column(C, 'id')} AS id),"
+            f" event AS (INSERT INTO {table[E]} ({', '.join(e)})"
+            " SELECT coupon.id, %s, '', %s, '', %s FROM coupon)"
+            " SELECT id FROM coupon"
+        )
+    return _one_statement_sql
+
+
+def _claim_in_one_statement(
+    *, customer: User, template: CouponTemplate, claim_key: str, now: datetime, held: int
+) -> Coupon:
+    """One attempt as one statement (its own transaction; a savepoint inside a caller's
+    test transaction). A unique violation reaches the caller as in :func:`_claim`."""
+    valid_from, valid_until = validity_of(template, claimed_at=now)
+    issued = Coupon.Status.ISSUED
+    coupon = Coupon(
+        template_id=template.pk,
+        customer=customer,
+        code=new_code(),
+        slot=held + 1,
+        claim_key=claim_key,
+        status=issued,
+        reserved_fen=0,
+        claimed_at=now,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    params = [
+        template.pk, Status.LIVE, now, now, Merchant.Status.ACTIVE,
+        customer.pk, coupon.code, coupon.slot, claim_key, issued, now, valid_from, valid_until,
+        customer.pk, issued, now,
+    ]  # fmt: skip
+    # Outside any transaction the statement is its own: nothing to open or close.
+    with transaction.atomic(durable=True) if connection.in_atomic_block else nullcontext():
+        with hot_cursor() as cursor:
+            cursor.execute(_claim_sql(), params)
+            row = cursor.fetchone()
+    if row is None:
+        _refuse(_claimable_template(template.pk), now)
+    coupon.pk = row[0]
+    coupon._state.adding = False
+    coupon._state.db = connection.alias
+    return coupon
+
+
+def _refuse(template: CouponTemplate, now: datetime):
+    """The stock could not be taken: say why, from the template as it is now."""
+    reason = refusal(template, now=now, obtain=(template.obtain,)) or CouponOutOfStock
+    if reason is CouponOutOfStock:
+        cache.set(_sold_out_key(template.pk), True, SOLD_OUT_HINT_S)
+    raise reason()
 
 
 def _take_daily(template: CouponTemplate, now: datetime) -> None:
@@ -252,9 +377,7 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
         raise InvalidInput({"claim_key": _("Send a unique key of 8 to 64 characters per claim.")})
     # One read answers both "did this key already claim?" and "how many does the customer
     # hold of this template?" (at most the limit's few rows).
-    mine = list(
-        Coupon.objects.filter(Q(claim_key=claim_key) | Q(template_id=template_id), customer=customer)
-    )
+    mine = _mine.fetch(customer=customer.pk, key=claim_key, template=template_id)
     existing = next((c for c in mine if c.claim_key == claim_key), None)
     if existing is not None:
         if existing.template_id != template_id:
@@ -263,15 +386,36 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
     if sold_out_hint(template_id):
         raise CouponOutOfStock()
     now = now or timezone.now()
+    held = sum(1 for c in mine if c.template_id == template_id)
+    terms = _terms.get(template_id)
+    # (A customer at the limit reads the template: a sold-out or ended template says so first.)
+    if terms is not None and _in_one_statement(terms, obtain) and held < terms.per_customer_limit:
+        # Its state (live, window, merchant, stock) is checked by the statement itself.
+        return _claim_until_decided(
+            _claim_in_one_statement,
+            customer=customer, template=terms, claim_key=claim_key, now=now, held=held,
+        )  # fmt: skip
     template = _claimable_template(template_id)
     reason = refusal(template, now=now, obtain=obtain)
     if reason is CouponOutOfStock:
         cache.set(_sold_out_key(template_id), True, SOLD_OUT_HINT_S)
     if reason is not None:
         raise reason()
-    held = sum(1 for c in mine if c.template_id == template_id)
-    if held >= template.per_customer_limit:
-        raise CouponLimitReached(extra={"limit": template.per_customer_limit})
+    if _in_one_statement(template, obtain):
+        _keep_terms(template)
+        attempt = _claim_in_one_statement
+    else:
+        attempt = _claim
     return _claim_until_decided(
-        customer=customer, template=template, claim_key=claim_key, now=now, held=held
+        attempt, customer=customer, template=template, claim_key=claim_key, now=now, held=held
     )
+
+
+_mine = CompiledQuery(
+    lambda customer, key, template: Coupon.objects.filter(
+        Q(claim_key=key) | Q(template_id=template), customer_id=customer
+    ),
+    customer=-1,
+    key="\0key",
+    template=-2,
+)

@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from coupons import services
+from coupons.apis.customer import CustomerCouponOutput
 from coupons.models import Coupon
 from tests.coupons.factories import approved_template, draft_template, live_template, typed
 from tests.factories import UserFactory
@@ -112,6 +113,10 @@ def test_a_new_key_is_201_the_same_key_is_200_with_the_same_coupon(customer, own
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json() == again.json()
     assert first.json()["template_id"] == template.pk and first.json()["status"] == "issued"
+    # The body is the schema's serializer's, field for field, Asia/Shanghai times included.
+    coupon = Coupon.objects.get(pk=first.json()["id"])
+    assert first.json() == CustomerCouponOutput(coupon).data
+    assert first.json()["valid_until"].endswith("+08:00")
     assert Coupon.objects.filter(customer=customer).count() == 1
     other = post_claim(api, template)
     assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
