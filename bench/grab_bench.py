@@ -7,8 +7,9 @@ Setup, through the project's services (``tests/merchants/factories.py`` and
 in its grid, and for every run fresh LIVE templates (create -> submit -> approve -> publish).
 The customers (users with role ``customer``) and their DRF tokens are bulk-created once and
 reused by later runs. Then gunicorn serves ``alliance.wsgi`` with the production settings
-(DEBUG off) on a free local port, and a load generator in other processes (4 processes x 50
-threads = 200 clients, each with its own keep-alive ``http.client`` connection) runs:
+(DEBUG off) and production's ``gunicorn.conf.py`` (sync workers, two per core) on a free local
+port, and a load generator in other processes (4 processes x 50 threads = 200 clients, each
+with its own keep-alive ``http.client`` connection, re-opened when a sync worker closes it) runs:
 
 1. warm-up: ``GET /api/health/`` (every worker thread opens its database connection);
 2. trivial: ``GET /api/health/`` (one ``SELECT 1``), the yardstick for the claim figures;
@@ -26,7 +27,7 @@ trivial endpoint, the ratios claim/trivial for winners and for sold-out answers 
 targets, and the CPU seconds spent by the server, the database and the load generator.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/alliance_bench_grab \\
-        .venv/bin/python bench/grab_bench.py [--worker-class gthread|sync|both]
+        .venv/bin/python bench/grab_bench.py [--worker-class sync|gthread|both]
 
 See bench/README.md.
 """
@@ -191,6 +192,8 @@ class Server:
             "-m",
             "gunicorn",
             "alliance.wsgi:application",
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),  # production's; the options below override it
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",
@@ -592,8 +595,15 @@ def wait_for_endpoint(timeout: float) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--worker-class", choices=["gthread", "sync", "both"], default="gthread")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--worker-class",
+        choices=["gthread", "sync", "both"],
+        default="sync",
+        help="sync: production's (gunicorn.conf.py)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2 * (os.cpu_count() or 1), help="production's: 2 per core"
+    )
     parser.add_argument("--threads", type=int, default=8, help="threads per gthread worker")
     parser.add_argument("--processes", type=int, default=4, help="load generator processes")
     parser.add_argument("--threads-per-process", type=int, default=50)
