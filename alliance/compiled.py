@@ -74,22 +74,33 @@ class CompiledQuery:
         with hot_cursor(using) as cursor:
             cursor.execute(sql, args)
             rows = cursor.fetchall()
-        converters = [
-            (at, funcs, column)
-            for at, (column, field_funcs) in enumerate(zip(columns, own, strict=True))
-            if (funcs := connection.ops.get_db_converters(column) + field_funcs)
+        return [
+            model.from_db(using, init_list, row)
+            for row in converted_rows(rows, columns, own, connection)
         ]
-        out = []
-        for row in rows:
-            if converters:
-                row = list(row)
-                for at, funcs, column in converters:
-                    value = row[at]
-                    for convert in funcs:
-                        value = convert(value, column, connection)
-                    row[at] = value
-            out.append(model.from_db(using, init_list, row))
-        return out
+
+
+def converted_rows(rows, columns, own, connection):
+    """``rows`` with each value passed through its column's converters, as ``ModelIterable``
+    does: the backend's (asked for on each call, from this thread's connection) and then the
+    field's own (``own``, one list per column, from ``get_db_converters``)."""
+    converters = [
+        (at, funcs, column)
+        for at, (column, field_funcs) in enumerate(zip(columns, own, strict=True))
+        if (funcs := connection.ops.get_db_converters(column) + field_funcs)
+    ]
+    if not converters:
+        return rows
+    out = []
+    for row in rows:
+        row = list(row)
+        for at, funcs, column in converters:
+            value = row[at]
+            for convert in funcs:
+                value = convert(value, column, connection)
+            row[at] = value
+        out.append(row)
+    return out
 
 
 class _PreparedCursor(psycopg.Cursor):

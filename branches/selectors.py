@@ -27,6 +27,8 @@ from django.db.models.query import ModelIterable
 from django.urls import reverse
 from h3.api import basic_int as h3
 
+from alliance.compiled import converted_rows
+
 from . import geo
 from .models import Branch
 
@@ -479,22 +481,10 @@ def _instances(qs: QuerySet, statement: _Statement, rows: list) -> list:
     """Model instances from rows shaped like the statement's inner SELECT, as
     ``ModelIterable`` builds them (the same converters, deferred fields and annotations)."""
     db = qs.db
-    connection = connections[db]
-    converters = []
-    for at, (column, own) in enumerate(zip(statement.columns, statement.converters, strict=True)):
-        funcs = connection.ops.get_db_converters(column) + own
-        if funcs:
-            converters.append((at, funcs, column))
+    rows = converted_rows(rows, statement.columns, statement.converters, connections[db])
     model, fields, init_list = statement.model, statement.fields, statement.init_list
     out = []
     for row in rows:
-        if converters:
-            row = list(row)
-            for at, funcs, column in converters:
-                value = row[at]
-                for convert in funcs:
-                    value = convert(value, column, connection)
-                row[at] = value
         obj = model.from_db(db, init_list, row[fields])
         for name, at in statement.annotations:
             setattr(obj, name, row[at])

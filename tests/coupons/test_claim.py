@@ -79,14 +79,18 @@ def test_limit_per_customer(owner, officer, customer):
     assert sorted(Coupon.objects.values_list("slot", flat=True)) == [1, 2]
 
 
-def test_not_started_and_ended(owner, officer, customer):
+def starting_in_an_hour(owner, officer):
     now = timezone.now()
-    template = live_template(
+    return live_template(
         owner=owner,
         reviewer=officer,
         claim_start=now + timedelta(hours=1),
         claim_end=now + timedelta(days=1),
     )
+
+
+def test_not_started_and_ended(owner, officer, customer):
+    template = starting_in_an_hour(owner, officer)
     assert refusal(lambda: claim(customer, template)) == "coupon_not_started"
     assert refusal(lambda: claim(customer, template, now=template.claim_end)) == "coupon_ended"
     claim(customer, template, now=template.claim_start)  # the first second of the window
@@ -325,13 +329,7 @@ def test_a_kept_template_of_a_suspended_merchant_is_refused(
 
 
 def test_a_kept_template_is_refused_outside_its_claim_window(owner, officer, customers):
-    now = timezone.now()
-    template = live_template(
-        owner=owner,
-        reviewer=officer,
-        claim_start=now + timedelta(hours=1),
-        claim_end=now + timedelta(days=1),
-    )
+    template = starting_in_an_hour(owner, officer)
     claim(customers[0], template, now=template.claim_start)
     early = template.claim_start - timedelta(microseconds=1)
     assert refusal(lambda: claim(customers[1], template, now=early)) == "coupon_not_started"
