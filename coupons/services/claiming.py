@@ -1,19 +1,21 @@
 """Claiming a coupon: the hot path of a flash sale.
 
-Every refusal that can be decided from a plain read (not live, not started, ended, sold out,
-the customer's limit) is answered before any transaction, so the losers of a flash sale cost
-one indexed read — and, once a process has seen the stock run out, not even that (a
-two-second sold-out hint in the cache).
-
 A winner on PostgreSQL, for the templates flash sales are made of (free, merchant-funded, no
-daily cap), is one statement: take the stock, write the coupon and its event, all in one
-round trip and one short transaction, with the rules the claim depends on (live, in its claim
-window, the merchant active, stock left) checked by that statement, not before it. What it
-needs of the template besides is fixed at approval (no edit after it changes them), so each
-process reads it once (``_terms``). Every other claim (a daily cap, a campaign's budget, points,
-or SQLite) takes the general path: one transaction through the ORM, the coupon written first
-and the stock taken last, so that the template row, which every winner needs, is locked only
-from that update to the commit.
+daily cap), is one prepared statement and nothing else: it counts what the customer holds of
+the template, takes one from the stock if the template is live, in its claim window, its
+merchant active and the customer under the limit, and only then writes the coupon and its
+event, in one round trip and one short transaction. What the claim needs of the template
+besides is fixed at approval (no edit after it changes them), so each process reads it once
+(``_terms``).
+
+Whatever that statement does not take goes the general way: one read of the retry key and the
+customer's holdings (a retried request gets its coupon back), then the template as it is now;
+every refusal that a read can decide (not live, not started, ended, sold out, the limit) is
+answered before any transaction, so the losers of a flash sale cost a read or two — and, once a
+process has seen the stock run out, only the retry-key read (a two-second sold-out hint in the
+cache). Templates with a daily cap, a campaign's budget or a points price, and SQLite, claim in
+one transaction through the ORM: the coupon written first and the stock taken last, so that the
+template row, which every winner needs, is locked only from that update to the commit.
 """
 
 from __future__ import annotations
@@ -255,8 +257,11 @@ _one_statement_sql: str | None = None
 
 
 def _claim_sql() -> str:
-    """Take one from the stock if the template can be claimed now, and only then write the
-    coupon and its event; returns the coupon's id, or no row."""
+    """Count what the customer holds of the template; take one from the stock if the
+    template can be claimed now and the customer is under the limit; only then write the
+    coupon (in the next slot) and its event. Returns the coupon's id and slot, or no row. A
+    concurrent claim of the same customer, or the same key used before, is a unique violation
+    that undoes the whole statement."""
     global _one_statement_sql
     if _one_statement_sql is None:
         T, C, E, M = CouponTemplate, Coupon, CouponEvent, Merchant
@@ -269,44 +274,38 @@ def _claim_sql() -> str:
         e = [_column(E, n) for n in ("coupon", "actor", "from_status", "to_status", "reason",
                                       "created_at")]  # fmt: skip
         _one_statement_sql = (
-            f"WITH taken AS (UPDATE {table[T]} SET {t['stock_left']} = {t['stock_left']} - 1"
+            f"WITH held AS (SELECT count(*) AS n FROM {table[C]}"
+            f" WHERE {_column(C, 'template')} = %s AND {_column(C, 'customer')} = %s),"
+            f" taken AS (UPDATE {table[T]} SET {t['stock_left']} = {t['stock_left']} - 1"
             f" WHERE {t['id']} = %s AND {t['status']} = %s AND {t['stock_left']} > 0"
             f" AND {t['claim_start']} <= %s AND {t['claim_end']} > %s"
             f" AND EXISTS (SELECT 1 FROM {table[M]} WHERE {_column(M, 'id')} = {t['merchant']}"
             f" AND {_column(M, 'status')} = %s)"
+            " AND (SELECT n FROM held) < %s"
             f" RETURNING {t['id']} AS id),"
             f" coupon AS (INSERT INTO {table[C]} ({', '.join(c)})"
-            " SELECT taken.id, %s, %s, %s, %s, %s, 0, %s, %s, %s FROM taken"
-            f" RETURNING {_column(C, 'id')} AS id),"
+            " SELECT taken.id, %s, %s, (SELECT n FROM held) + 1, %s, %s, 0, %s, %s, %s"
+            f" FROM taken RETURNING {_column(C, 'id')} AS id, {_column(C, 'slot')} AS slot),"
             f" event AS (INSERT INTO {table[E]} ({', '.join(e)})"
             " SELECT coupon.id, %s, '', %s, '', %s FROM coupon)"
-            " SELECT id FROM coupon"
+            " SELECT id, slot FROM coupon"
         )
     return _one_statement_sql
 
 
-def _claim_in_one_statement(
-    *, customer: User, template: CouponTemplate, claim_key: str, now: datetime, held: int
-) -> Coupon:
-    """One attempt as one statement (its own transaction; a savepoint inside a caller's
-    test transaction). A unique violation reaches the caller as in :func:`_claim`."""
+def _statement_claim(
+    *, customer: User, template: CouponTemplate, claim_key: str, now: datetime
+) -> Coupon | None:
+    """The claim as one statement (its own transaction; a savepoint inside a caller's test
+    transaction): the coupon, or None when it could not take the stock (see _claim_sql). A
+    unique violation raises IntegrityError."""
     valid_from, valid_until = validity_of(template, claimed_at=now)
     issued = Coupon.Status.ISSUED
-    coupon = Coupon(
-        template_id=template.pk,
-        customer=customer,
-        code=new_code(),
-        slot=held + 1,
-        claim_key=claim_key,
-        status=issued,
-        reserved_fen=0,
-        claimed_at=now,
-        valid_from=valid_from,
-        valid_until=valid_until,
-    )
+    code = new_code()
     params = [
-        template.pk, Status.LIVE, now, now, Merchant.Status.ACTIVE,
-        customer.pk, coupon.code, coupon.slot, claim_key, issued, now, valid_from, valid_until,
+        template.pk, customer.pk,
+        template.pk, Status.LIVE, now, now, Merchant.Status.ACTIVE, template.per_customer_limit,
+        customer.pk, code, claim_key, issued, now, valid_from, valid_until,
         customer.pk, issued, now,
     ]  # fmt: skip
     # Outside any transaction the statement is its own: nothing to open or close.
@@ -315,16 +314,44 @@ def _claim_in_one_statement(
             cursor.execute(_claim_sql(), params)
             row = cursor.fetchone()
     if row is None:
-        _refuse(_claimable_template(template.pk), now)
-    coupon.pk = row[0]
+        return None
+    coupon = Coupon(
+        id=row[0],
+        template_id=template.pk,
+        customer=customer,
+        code=code,
+        slot=row[1],
+        claim_key=claim_key,
+        status=issued,
+        reserved_fen=0,
+        claimed_at=now,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
     coupon._state.adding = False
     coupon._state.db = connection.alias
     return coupon
 
 
-def _refuse(template: CouponTemplate, now: datetime):
-    """The stock could not be taken: say why, from the template as it is now."""
-    reason = refusal(template, now=now, obtain=(template.obtain,)) or CouponOutOfStock
+def _claim_in_one_statement(
+    *, customer: User, template: CouponTemplate, claim_key: str, now: datetime, held: int
+) -> Coupon:
+    """One attempt of :func:`_claim_until_decided` as one statement (the statement counts
+    what the customer holds itself)."""
+    coupon = _statement_claim(customer=customer, template=template, claim_key=claim_key, now=now)
+    if coupon is None:
+        _refuse(_claimable_template(template.pk), now, limit=template.per_customer_limit)
+    return coupon
+
+
+def _refuse(template: CouponTemplate, now: datetime, *, limit: int | None = None):
+    """The stock could not be taken: say why, from the template as it is now. With ``limit``
+    (the statement also checked the customer's limit) a template that could be claimed means
+    the customer reached it, in a claim running at the same time."""
+    reason = refusal(template, now=now, obtain=(template.obtain,))
+    if reason is None and limit is not None:
+        raise CouponLimitReached(extra={"limit": limit})
+    reason = reason or CouponOutOfStock
     if reason is CouponOutOfStock:
         cache.set(_sold_out_key(template.pk), True, SOLD_OUT_HINT_S)
     raise reason()
@@ -375,6 +402,20 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
     claim_key = (claim_key or "").strip()
     if not 8 <= len(claim_key) <= 64:
         raise InvalidInput({"claim_key": _("Send a unique key of 8 to 64 characters per claim.")})
+    now = now or timezone.now()
+    terms = _terms.get(template_id)
+    if terms is not None and _in_one_statement(terms, obtain) and not sold_out_hint(template_id):
+        # A flash sale's winner: one statement, which checks the template's state, the stock
+        # and the customer's limit itself. Whatever it does not take (a retried key, the
+        # customer at the limit, a template that cannot be claimed now) is decided below.
+        try:
+            coupon = _statement_claim(
+                customer=customer, template=terms, claim_key=claim_key, now=now
+            )
+        except IntegrityError:
+            coupon = None
+        if coupon is not None:
+            return coupon
     # One read answers both "did this key already claim?" and "how many does the customer
     # hold of this template?" (at most the limit's few rows).
     mine = _mine.fetch(customer=customer.pk, key=claim_key, template=template_id)
@@ -385,16 +426,7 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
         return existing
     if sold_out_hint(template_id):
         raise CouponOutOfStock()
-    now = now or timezone.now()
-    held = sum(1 for c in mine if c.template_id == template_id)
-    terms = _terms.get(template_id)
-    # (A customer at the limit reads the template: a sold-out or ended template says so first.)
-    if terms is not None and _in_one_statement(terms, obtain) and held < terms.per_customer_limit:
-        # Its state (live, window, merchant, stock) is checked by the statement itself.
-        return _claim_until_decided(
-            _claim_in_one_statement,
-            customer=customer, template=terms, claim_key=claim_key, now=now, held=held,
-        )  # fmt: skip
+    # The template as it is now: a sold-out or ended template says so before the limit.
     template = _claimable_template(template_id)
     reason = refusal(template, now=now, obtain=obtain)
     if reason is CouponOutOfStock:
@@ -406,6 +438,7 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
         attempt = _claim_in_one_statement
     else:
         attempt = _claim
+    held = sum(1 for c in mine if c.template_id == template_id)
     return _claim_until_decided(
         attempt, customer=customer, template=template, claim_key=claim_key, now=now, held=held
     )
