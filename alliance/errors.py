@@ -8,7 +8,7 @@ permission errors and DRF's own exceptions into a 4xx response with the body
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -60,12 +60,18 @@ def _body(code: str, message, extra: dict | None = None) -> dict:
     return {"code": code, "message": str(message), "extra": extra or {}}
 
 
+def error_response(exc: ApplicationError, response_class=JsonResponse):
+    """The API's answer to an application error: for a plain Django view (a hot path that
+    answers without DRF's dispatch) and for DRF's handler below, the same body and headers."""
+    response = response_class(_body(exc.code, exc.message, exc.extra), status=exc.status)
+    if "retry_after" in exc.extra:
+        response["Retry-After"] = str(int(exc.extra["retry_after"]))
+    return response
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        response = Response(_body(exc.code, exc.message, exc.extra), status=exc.status)
-        if "retry_after" in exc.extra:
-            response["Retry-After"] = str(int(exc.extra["retry_after"]))
-        return response
+        return error_response(exc, Response)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
