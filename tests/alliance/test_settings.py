@@ -60,3 +60,33 @@ def test_production_shares_a_redis_cache_when_given_one():
         skip_or_fail(f"no Redis at {redis_url}")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["RedisCache", "42"]
+
+
+@pytest.mark.parametrize(
+    ("value", "prepared"), [(None, True), ("on", True), ("off", False), ("0", False)]
+)
+def test_prepared_statements_on_postgresql_unless_turned_off(monkeypatch, value, prepared):
+    from alliance.settings.base import postgres_options
+
+    if value is None:
+        monkeypatch.delenv("DATABASE_PREPARED_STATEMENTS", raising=False)
+    else:
+        monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", value)
+    options = postgres_options({"ENGINE": "django.db.backends.postgresql"}).get("OPTIONS", {})
+    assert ("prepare_threshold" in options) is prepared
+    sqlite = postgres_options({"ENGINE": "django.db.backends.sqlite3", "OPTIONS": {}})
+    assert "prepare_threshold" not in sqlite["OPTIONS"]
+
+
+def test_a_hot_statement_without_prepared_statements_uses_djangos_cursor(monkeypatch, db):
+    from django.db import connection
+
+    from alliance.compiled import _PreparedCursor, hot_cursor
+
+    connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        monkeypatch.setattr(connection.connection, "prepare_threshold", None)
+    with hot_cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone()[0] == 1
+        assert not isinstance(cursor.cursor, _PreparedCursor)
