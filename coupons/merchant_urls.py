@@ -32,6 +32,11 @@ urlpatterns: list = [
         views.verification_undo,
         name="merchant_verification_undo",
     ),
+    path(
+        "merchant/coupons/issued/<int:coupon_id>/void/",
+        views.coupon_void,
+        name="merchant_coupon_void",
+    ),
 ]
 
 api_urlpatterns: list = [

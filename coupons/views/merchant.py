@@ -456,3 +456,28 @@ def verification_undo(request, verification_id: int):
         else:
             messages.success(request, _("Verification undone: the coupon can be used again."))
     return _redirect(request, reverse("coupons:merchant_verify"))
+
+
+@merchant_pages
+@require_POST
+def coupon_void(request, coupon_id: int):
+    """The owner voids an unused coupon of theirs that the counter has just shown, with a
+    reason (cashiers: 403; another merchant's coupon: 404); a campaign's reservation is
+    released. Like an undo, it comes back to the counter with the outcome."""
+    _membership(request)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why the coupon is voided."))
+    else:
+        try:
+            _call(
+                services.coupon_void,
+                actor=request.user,
+                coupon_id=coupon_id,
+                reason=form.cleaned_data["reason"],
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Coupon voided: it can no longer be used."))
+    return _redirect(request, reverse("coupons:merchant_verify"))

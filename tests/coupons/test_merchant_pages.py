@@ -449,3 +449,54 @@ def test_recent_list_is_this_merchants_today(client, owner, other_owner, coupon)
     assert f'id="verification-{verification.pk}"' not in client.get(url("merchant_verify")).text
     client.force_login(owner)
     assert f'id="verification-{verification.pk}"' in client.get(url("merchant_verify")).text
+
+
+def test_owner_voids_an_inspected_coupon_with_a_reason(as_owner, owner, coupon):
+    from coupons.models import CouponEvent
+
+    page = inspect(as_owner, code=typed(coupon))
+    assert url("merchant_coupon_void", coupon.pk) in page.text
+    response = as_owner.post(
+        url("merchant_coupon_void", coupon.pk), {"reason": "顾客误领"}, follow=True, **EN
+    )
+    assert "Coupon voided: it can no longer be used." in response.text
+    coupon.refresh_from_db()
+    assert coupon.status == "voided" and coupon.closed_at is not None
+    event = CouponEvent.objects.get(coupon=coupon, to_status="voided")
+    assert (event.actor, event.reason) == (owner, "顾客误领")
+    # Voided once: a second void is refused and says so.
+    again = as_owner.post(url("merchant_coupon_void", coupon.pk), {"reason": "x"}, follow=True, **EN)
+    assert "This is not possible in the current state." in again.text
+    assert 'id="void-coupon"' not in inspect(as_owner, code=typed(coupon)).text
+
+
+def test_voiding_needs_a_reason(as_owner, coupon):
+    response = as_owner.post(url("merchant_coupon_void", coupon.pk), {"reason": " "}, follow=True, **EN)
+    assert "Say why the coupon is voided." in response.text
+    coupon.refresh_from_db()
+    assert coupon.status == "issued"
+
+
+def test_a_used_coupon_cannot_be_voided(as_owner, owner, coupon):
+    verified(owner, coupon)
+    assert 'id="void-coupon"' not in inspect(as_owner, code=typed(coupon)).text
+    response = as_owner.post(url("merchant_coupon_void", coupon.pk), {"reason": "x"}, follow=True, **EN)
+    assert "This is not possible in the current state." in response.text
+    coupon.refresh_from_db()
+    assert coupon.status == "verified"
+
+
+def test_cashier_cannot_void(as_cashier, coupon):
+    assert url("merchant_coupon_void", coupon.pk) not in inspect(as_cashier, code=typed(coupon)).text
+    response = as_cashier.post(url("merchant_coupon_void", coupon.pk), {"reason": "x"})
+    assert response.status_code == 403
+    coupon.refresh_from_db()
+    assert coupon.status == "issued"
+
+
+def test_another_merchants_owner_cannot_void(client, other_owner, coupon):
+    client.force_login(other_owner)
+    response = client.post(url("merchant_coupon_void", coupon.pk), {"reason": "x"})
+    assert response.status_code == 404
+    coupon.refresh_from_db()
+    assert coupon.status == "issued"
