@@ -439,23 +439,13 @@ def verify_confirm(request):
 @require_POST
 def verification_undo(request, verification_id: int):
     """The owner undoes a verification within the window, with a reason (cashiers: 403)."""
-    _membership(request)
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Say why the verification is undone."))
-    else:
-        try:
-            _call(
-                services.verification_undo,
-                actor=request.user,
-                verification_id=verification_id,
-                reason=form.cleaned_data["reason"],
-            )
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("Verification undone: the coupon can be used again."))
-    return _redirect(request, reverse("coupons:merchant_verify"))
+    return _owner_with_reason(
+        request,
+        services.verification_undo,
+        missing=_("Say why the verification is undone."),
+        done=_("Verification undone: the coupon can be used again."),
+        verification_id=verification_id,
+    )
 
 
 @merchant_pages
@@ -463,21 +453,28 @@ def verification_undo(request, verification_id: int):
 def coupon_void(request, coupon_id: int):
     """The owner voids an unused coupon of theirs that the counter has just shown, with a
     reason (cashiers: 403; another merchant's coupon: 404); a campaign's reservation is
-    released. Like an undo, it comes back to the counter with the outcome."""
+    released."""
+    return _owner_with_reason(
+        request,
+        services.coupon_void,
+        missing=_("Say why the coupon is voided."),
+        done=_("Coupon voided: it can no longer be used."),
+        coupon_id=coupon_id,
+    )
+
+
+def _owner_with_reason(request, service, *, missing: str, done: str, **target):
+    """Run an owner's action of the counter that needs a reason and come back to the counter
+    with the outcome as a message."""
     _membership(request)
     form = ReasonForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Say why the coupon is voided."))
+        messages.error(request, missing)
     else:
         try:
-            _call(
-                services.coupon_void,
-                actor=request.user,
-                coupon_id=coupon_id,
-                reason=form.cleaned_data["reason"],
-            )
+            _call(service, actor=request.user, reason=form.cleaned_data["reason"], **target)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("Coupon voided: it can no longer be used."))
+            messages.success(request, done)
     return _redirect(request, reverse("coupons:merchant_verify"))
