@@ -210,7 +210,8 @@ def _claim_until_decided(
 ) -> Coupon:
     """``attempt`` (one transaction) until it decides: a unique violation means a concurrent
     claim of this customer committed first (the same key: its coupon is the answer; another
-    key: one more slot is held, and the limit is looked at again)."""
+    key: one more slot is held, and the limit is looked at again). Any other violation (no
+    new coupon of the customer's explains it) is a bug: raised, never retried in a loop."""
     while True:
         if held >= template.per_customer_limit:
             raise CouponLimitReached(extra={"limit": template.per_customer_limit})
@@ -222,7 +223,10 @@ def _claim_until_decided(
             existing = Coupon.objects.filter(customer=customer, claim_key=claim_key).first()
             if existing is not None:
                 return existing  # the same request, made twice at once
-            held = Coupon.objects.filter(template=template.pk, customer=customer).count()
+            now_held = Coupon.objects.filter(template=template.pk, customer=customer).count()
+            if now_held <= held:
+                raise
+            held = now_held
 
 
 # --- The winner in one statement (PostgreSQL) ----------------------------------------------------

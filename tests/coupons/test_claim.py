@@ -362,3 +362,38 @@ def test_a_key_used_on_one_kept_template_is_refused_on_another_and_takes_nothing
     two.refresh_from_db()
     assert two.stock_left == two.total_stock - 1
     assert Coupon.objects.filter(customer=customer).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # the claim runs in a thread, on its own connection
+def test_a_violation_no_concurrent_claim_explains_is_raised_not_retried(owner, officer, customer):
+    """A coupon the database refuses for another reason than a concurrent claim of the same
+    customer (here a validity window the template's checks would never let through, set
+    behind their back) is a bug: it must reach the error log at once, not loop."""
+    import threading
+
+    from django.db import IntegrityError
+
+    template = live_template(owner=owner, reviewer=officer)
+    claim(customer, template, key="kept-terms-01")  # and its terms kept, on PostgreSQL
+    when = timezone.now() + timedelta(days=1)
+    CouponTemplate.objects.filter(pk=template.pk).update(
+        validity="fixed", valid_from=when, valid_until=when
+    )
+    claiming._terms.clear()
+    other = UserFactory(role="customer")
+    outcome = []
+
+    def attempt():
+        try:
+            claim(other, template)
+        except IntegrityError as exc:
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the claim retried a violation it cannot fix"
+    assert len(outcome) == 1 and "coupon_validity_window" in str(outcome[0])
+    assert not Coupon.objects.filter(customer=other).exists()
