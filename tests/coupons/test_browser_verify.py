@@ -82,11 +82,18 @@ def qr_video(text: str, path: str, frames: int = 20) -> None:
             video.write(b"FRAME\n" + luma + chroma + chroma)
 
 
-@pytest.mark.browser
-def test_the_camera_reads_the_customers_qr(browser, live_server, owner, counter, tmp_path):
-    video = str(tmp_path / "qr.y4m")
-    qr_video(services.token_for(counter.code), video)
-    # A second chromium from the same Playwright, with a fake camera playing the QR.
+# The vendored ZXing-JS (0.23) cannot read about 6 % of the wallet's QR symbols, even drawn
+# perfectly (zxing-js/library#653; zbar reads the same images; measured on 120 tokens, see
+# static/coupons/vendor/README.md). The wallet shows a new token every 30 s, so at the counter
+# the next QR is read; the test does the same: up to three tokens, as the customer's phone
+# would show them one after the other. A broken camera path fails all three.
+WALLET_REFRESHES = 3
+
+
+def camera_inspects(browser, live_server, owner, token: str, video: str):
+    """The owner's counter page in a chromium whose fake camera plays the QR of ``token``;
+    (browser, page) once the inspection is shown, or (browser, None) if nothing was read."""
+    qr_video(token, video)
     camera_browser = browser.browser_type.launch(
         executable_path=CHROMIUM,
         headless=True,
@@ -98,27 +105,40 @@ def test_the_camera_reads_the_customers_qr(browser, live_server, owner, counter,
             f"--use-file-for-fake-video-capture={video}",
         ],
     )
+    context = camera_browser.new_context(locale="zh-CN", base_url=live_server.url)
+    context.grant_permissions(["camera"])
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in(page, owner)
+    page.goto(reverse("coupons:merchant_verify"))
+    page.locator("#scan-start").click()
     try:
-        context = camera_browser.new_context(locale="zh-CN", base_url=live_server.url)
-        context.grant_permissions(["camera"])
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        sign_in(page, owner)
-        page.goto(reverse("coupons:merchant_verify"))
-        page.locator("#scan-start").click()
-        # Reading frames of a fake camera on a busy 2-core machine took over 20 s twice in
-        # full runs; what the page then showed goes into the failure.
-        try:
-            page.locator("#inspection[data-usable]").wait_for(timeout=45_000)
-        except PlaywrightTimeout:
-            status = page.locator("#scan-status").inner_text()
-            pytest.fail(f"no inspection after 45 s; the scanner says {status!r}")
+        page.locator("#inspection[data-usable]").wait_for(timeout=15_000)
+    except PlaywrightTimeout:
+        assert page.locator("#scan-status").inner_text()  # still scanning, not refused
+        camera_browser.close()
+        return camera_browser, None
+    return camera_browser, page
+
+
+@pytest.mark.browser
+def test_the_camera_reads_the_customers_qr(browser, live_server, owner, counter, tmp_path):
+    page = None
+    for attempt in range(WALLET_REFRESHES):
+        token = services.token_for(counter.code)  # what the wallet shows now
+        camera_browser, page = camera_inspects(
+            browser, live_server, owner, token, str(tmp_path / f"qr{attempt}.y4m")
+        )
+        if page is not None:
+            break
+    assert page is not None, f"the camera read none of {WALLET_REFRESHES} wallet QRs"
+    try:
         inspection = page.locator("#inspection")
         assert inspection.get_attribute("data-usable") == "true", (
             inspection.get_attribute("data-reason"),
             inspection.inner_text(),
         )
-        assert counter.code in page.locator("#inspection").inner_text()
+        assert counter.code in inspection.inner_text()
         # the camera is released once the code is read
         assert page.locator("#scan-video").is_hidden()
         page.locator("#confirm-form button[type=submit]").click()
