@@ -1,6 +1,7 @@
-/* The counter's camera (核销): read the customer's coupon QR with ZXing and send it through the
-   same form a typed code uses. Without a camera, without this script or without htmx the page
-   still works: the code is typed and the forms post normally. */
+/* The counter's camera (核销): read the customer's coupon QR with ZXing (its C++ compiled to
+   WebAssembly, zxing-wasm) and send it through the same form a typed code uses. Without a
+   camera, without this script or without htmx the page still works: the code is typed and the
+   forms post normally. */
 (function () {
   "use strict";
 
@@ -30,44 +31,66 @@
     if (document.getElementById("verify-success")) { code.value = ""; code.focus(); }
   });
 
-  var canScan = window.ZXingBrowser && navigator.mediaDevices &&
+  var canScan = window.ZXingWASM && navigator.mediaDevices &&
     navigator.mediaDevices.getUserMedia && window.isSecureContext !== false;
   if (!canScan) return;
+
+  // ZXing C++ compiled to WebAssembly, served by the app (never a CDN): its .wasm file is
+  // fetched from our static files on the first read.
+  window.ZXingWASM.prepareZXingModule({
+    overrides: {
+      locateFile: function (path, prefix) {
+        return path.slice(-5) === ".wasm" ? scan.dataset.wasm : prefix + path;
+      }
+    }
+  });
+  var READ = { formats: ["QRCode"], maxNumberOfSymbols: 1 };
+  var EVERY_MS = 120; // a frame read this often: quick enough, and a slow phone keeps up
 
   var start = document.getElementById("scan-start");
   var stop = document.getElementById("scan-stop");
   var video = document.getElementById("scan-video");
   var status = document.getElementById("scan-status");
-  var controls = null;
+  var canvas = document.createElement("canvas");
+  var stream = null;
   var scanning = false;
 
   function say(key) { status.textContent = status.dataset[key] || ""; }
 
   function halt() {
     scanning = false;
-    if (controls) { controls.stop(); controls = null; }
+    if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
+    video.srcObject = null;
     video.hidden = true; stop.hidden = true; start.hidden = false;
+  }
+
+  function readFrame() {
+    if (!scanning) return;
+    if (!video.videoWidth) { window.setTimeout(readFrame, EVERY_MS); return; }
+    canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+    var context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(video, 0, 0);
+    var frame = context.getImageData(0, 0, canvas.width, canvas.height);
+    window.ZXingWASM.readBarcodes(frame, READ).then(function (found) {
+      if (!scanning) return; // stopped while this frame was read
+      var code = found.filter(function (r) { return r.isValid; })[0];
+      if (!code) { window.setTimeout(readFrame, EVERY_MS); return; }
+      halt(); status.textContent = "";
+      submitScanned(code.text);
+    }).catch(function () { halt(); say("denied"); });
   }
 
   start.addEventListener("click", function () {
     scanning = true;
     start.hidden = true; stop.hidden = false; video.hidden = false;
     say("starting");
-    var reader = new window.ZXingBrowser.BrowserQRCodeReader();
-    reader.decodeFromConstraints(
-      { video: { facingMode: { ideal: "environment" } } },
-      video,
-      function (result, _error, ctl) {
-        if (!result || !scanning) return; // no QR in this frame yet, or already read
-        ctl.stop();
-        halt(); status.textContent = "";
-        submitScanned(result.getText());
-      }
-    ).then(function (ctl) {
-      // The first frame may already have been read (and the camera stopped) by now.
-      if (!scanning) { ctl.stop(); return; }
-      controls = ctl; say("scanning");
-    }).catch(function () { halt(); say("denied"); });
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: "environment" } } })
+      .then(function (media) {
+        if (!scanning) { media.getTracks().forEach(function (t) { t.stop(); }); return; }
+        stream = media; video.srcObject = media;
+        return video.play().then(function () { say("scanning"); readFrame(); });
+      })
+      .catch(function () { halt(); say("denied"); });
   });
   stop.addEventListener("click", function () { halt(); status.textContent = ""; });
   window.addEventListener("pagehide", halt);
