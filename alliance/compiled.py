@@ -11,11 +11,22 @@ works out from its compiler on every evaluation, worked out once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
+
+
+class _Compiled(NamedTuple):
+    model: type[Model]
+    sql: str
+    params: tuple
+    slots: tuple  # the sample's name each parameter takes, or None: the compiled value stays
+    columns: list
+    init_list: list[str]
+    own: list  # each column's field converters
 
 
 class CompiledQuery:
@@ -33,9 +44,9 @@ class CompiledQuery:
     def __init__(self, build: Callable[..., QuerySet], **samples: str | int):
         self._build = build
         self._samples = samples
-        self._compiled: dict[str, tuple] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _compile(self, using: str) -> tuple:
+    def _compile(self, using: str) -> _Compiled:
         qs = self._build(**self._samples).using(using)
         query = qs.query
         if query.select_related or query.annotation_select or qs._prefetch_related_lookups:
@@ -60,23 +71,30 @@ class CompiledQuery:
         # The fields' own converters (from_db_value); the backend's are asked for on each run,
         # so that nothing kept here holds on to one thread's connection.
         own = [col.get_db_converters(compiler.connection) for col in columns]
-        compiled = (qs.model, sql, tuple(params), tuple(slots), columns, init_list, own)
+        compiled = _Compiled(qs.model, sql, tuple(params), tuple(slots), columns, init_list, own)
         self._compiled[using] = compiled
         return compiled
+
+    def sql(self, using: str = DEFAULT_DB_ALIAS, **values) -> tuple[str, list]:
+        """The SQL and its arguments for these values, to run inside a bigger statement (as a
+        subquery or a CTE): it selects the columns :meth:`fetch` reads, in the same order."""
+        compiled = self._compiled.get(using) or self._compile(using)
+        pairs = zip(compiled.slots, compiled.params, strict=True)
+        return compiled.sql, [values[slot] if slot else param for slot, param in pairs]
 
     def fetch(self, using: str = DEFAULT_DB_ALIAS, **values) -> list[Model]:
         """The rows for these values, as model instances (deferred fields as ``only`` left
         them)."""
         compiled = self._compiled.get(using) or self._compile(using)
-        model, sql, params, slots, columns, init_list, own = compiled
-        args = [values[slot] if slot else param for slot, param in zip(slots, params, strict=True)]
+        sql, args = self.sql(using, **values)
         connection = connections[using]
         with hot_cursor(using) as cursor:
             cursor.execute(sql, args)
             rows = cursor.fetchall()
+        model, init_list = compiled.model, compiled.init_list
         return [
             model.from_db(using, init_list, row)
-            for row in converted_rows(rows, columns, own, connection)
+            for row in converted_rows(rows, compiled.columns, compiled.own, connection)
         ]
 
 

@@ -102,3 +102,14 @@ def test_on_postgresql_the_statement_is_prepared_once_per_connection():
             " WHERE id = %s",
             [user.pk],
         )
+
+
+def test_its_sql_runs_inside_a_bigger_statement():
+    users = [UserFactory(role="customer") for _ in range(3)]
+    by_pk = CompiledQuery(lambda pk: User.objects.filter(pk=pk).only("id"), pk=-1)
+    sql, args = by_pk.sql(pk=users[1].pk)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*), min(id) FROM ({sql}) found", args)
+        assert cursor.fetchone() == (1, users[1].pk)
+        cursor.execute(f"SELECT count(*) FROM ({by_pk.sql(pk=-5)[0]}) found", [-5])
+        assert cursor.fetchone() == (0,)
