@@ -49,3 +49,26 @@ def test_one_query_and_a_revoked_token_is_refused_at_once():
     response = api.get("/api/auth/me/")
     assert response.status_code in (401, 403)
     assert response.json()["code"] == "authentication_failed"
+
+
+def test_customer_by_token_finds_whom_the_token_class_and_is_customer_accept(branch):
+    """The statement that authenticates a flash sale's winner inside itself uses this query:
+    it must find exactly the holders this class authenticates and IsCustomer lets through."""
+    from accounts import roles
+    from accounts.authentication import customer_by_token
+    from accounts.roles import BRANCH_ROLES, Role
+
+    holders = [
+        UserFactory(role=role, is_active=active, branch=branch if role in BRANCH_ROLES else None)
+        for role in Role.values
+        for active in (True, False)
+    ]
+    keys = [Token.objects.create(user=u).key for u in holders] + ["0" * 40, ""]
+    for key in keys:
+        try:
+            user, _token = TokenAuthentication().authenticate_credentials(key)
+            accepted = [user.pk] if roles.is_customer(user) else []
+        except AuthenticationFailed:
+            accepted = []
+        assert [u.pk for u in customer_by_token.fetch(key=key)] == accepted, key
+    assert sum(1 for u in holders if roles.is_customer(u)) == 1
