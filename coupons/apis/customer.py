@@ -7,11 +7,12 @@ claim service's queries and nothing else (the output needs only the coupon row).
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import partial, wraps
 
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -25,6 +26,7 @@ from rest_framework.views import APIView
 from accounts import roles
 from accounts.access import IsCustomer
 from accounts.authentication import TokenAuthentication
+from accounts.models import User
 from alliance.compiled import hot_cursor
 from alliance.errors import ApplicationError, ErrorSerializer, error_response
 from merchants.models import Category
@@ -160,7 +162,10 @@ class CustomerCouponOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-_moment = serializers.DateTimeField()
+def _moment(value) -> str:
+    """A time as DRF's DateTimeField gives it (ISO 8601 in the current time zone, UTC as Z)."""
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def claimed_coupon(coupon: Coupon) -> dict:
@@ -170,9 +175,9 @@ def claimed_coupon(coupon: Coupon) -> dict:
         "id": coupon.pk,
         "template_id": coupon.template_id,
         "status": coupon.status,
-        "claimed_at": _moment.to_representation(coupon.claimed_at),
-        "valid_from": _moment.to_representation(coupon.valid_from),
-        "valid_until": _moment.to_representation(coupon.valid_until),
+        "claimed_at": _moment(coupon.claimed_at),
+        "valid_from": _moment(coupon.valid_from),
+        "valid_until": _moment(coupon.valid_until),
     }
 
 
@@ -430,6 +435,9 @@ def claim(request, pk: int):
       seen the template sold out (a two-second hint, see ``services.claiming``), a claim whose
       ``Idempotency-Key`` made no coupon gets the 409 ``coupon_out_of_stock`` the service would
       give. Nothing is revealed that the offer page does not show, nothing is written;
+    - a winner with a token: authenticated inside the claim's own statement (the token of an
+      active customer, as the API's token class and ``IsCustomer`` would decide; see
+      ``services.coupon_claim_by_token``), answered 201 with nothing else run;
     - then a customer's claim with a token and a key: authenticated by the API's own token
       class, given to the service, answered with its body or its error.
 
@@ -440,7 +448,14 @@ def claim(request, pk: int):
         return _claim_api(request, pk=pk)
     if claiming.sold_out_hint(pk) and not _key_used(key):
         return error_response(CouponOutOfStock())
-    if request.headers.get("Authorization", "").startswith("Token "):
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Token "):
+        coupon = services.coupon_claim_by_token(
+            token_key=authorization[len("Token ") :], template_id=pk, claim_key=key
+        )
+        if coupon is not None:  # a winner, authenticated in its own statement
+            request.user = SimpleLazyObject(partial(User.objects.get, pk=coupon.customer_id))
+            return JsonResponse(claimed_coupon(coupon), status=status.HTTP_201_CREATED)
         try:
             found = _token_authentication.authenticate(request)
         except AuthenticationFailed:

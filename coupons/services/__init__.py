@@ -1,7 +1,7 @@
 """Every write of the coupons domain (see the modules for the rules each one keeps)."""
 
 from .campaigns import campaign_close, campaign_create, campaign_set_budget
-from .claiming import coupon_claim, coupon_exchange
+from .claiming import coupon_claim, coupon_claim_by_token, coupon_exchange
 from .expiry import coupons_expire_due
 from .template_fields import TemplateFields
 from .templates import (
@@ -30,6 +30,7 @@ __all__ = [
     "code_from_token",
     "counter_code_for",
     "coupon_claim",
+    "coupon_claim_by_token",
     "coupon_exchange",
     "coupon_inspect",
     "coupon_verify",

@@ -6,7 +6,10 @@ the template, takes one from the stock if the template is live, in its claim win
 merchant active and the customer under the limit, and only then writes the coupon and its
 event, in one round trip and one short transaction. What the claim needs of the template
 besides is fixed at approval (no edit after it changes them), so each process reads it once
-(``_terms``).
+(``_terms``). A claim with an API token (:func:`coupon_claim_by_token`) authenticates inside
+that same statement: it claims only for the token of an active customer, the very users
+``TokenAuthentication`` and ``IsCustomer`` accept (``accounts.authentication.
+customer_by_token``, held equal to them by a test), and leaves everything else to the caller.
 
 Whatever that statement does not take goes the general way: one read of the retry key and the
 customer's holdings (a retried request gets its coupon back), then the template as it is now;
@@ -31,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
+from accounts.authentication import customer_by_token
 from accounts.models import User
 from alliance.compiled import CompiledQuery, hot_cursor
 from alliance.errors import Forbidden
@@ -257,17 +261,19 @@ def _column(model, name: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(name).column)
 
 
-_one_statement_sql: str | None = None
+_statements: dict[str, str] = {}
 
 
-def _claim_sql() -> str:
-    """Count what the customer holds of the template; take one from the stock if the
-    template can be claimed now and the customer is under the limit; only then write the
-    coupon (in the next slot) and its event. Returns the coupon's id and slot, or no row. A
-    concurrent claim of the same customer, or the same key used before, is a unique violation
-    that undoes the whole statement."""
-    global _one_statement_sql
-    if _one_statement_sql is None:
+def _claim_sql(who: str) -> str:
+    """The claim as one statement, for the customer ``who`` selects (an id, one row or none):
+    count what they hold of the template; take one from the stock if there is such a customer,
+    the template can be claimed now and they are under the limit; only then write the coupon
+    (in the next slot) and its event. Returns one row, the customer's id with the coupon's id
+    and slot (null when nothing was taken), or no row when ``who`` found nobody. A concurrent
+    claim of the same customer, or the same key used before, is a unique violation that undoes
+    the whole statement."""
+    statement = _statements.get(who)
+    if statement is None:
         T, C, E, M = CouponTemplate, Coupon, CouponEvent, Merchant
         table = {m: connection.ops.quote_name(m._meta.db_table) for m in (T, C, E, M)}
         t = {n: _column(T, n) for n in ("id", "status", "stock_left", "claim_start", "claim_end",
@@ -277,54 +283,60 @@ def _claim_sql() -> str:
                                       "valid_until")]  # fmt: skip
         e = [_column(E, n) for n in ("coupon", "actor", "from_status", "to_status", "reason",
                                       "created_at")]  # fmt: skip
-        _one_statement_sql = (
-            f"WITH held AS (SELECT count(*) AS n FROM {table[C]}"
-            f" WHERE {_column(C, 'template')} = %s AND {_column(C, 'customer')} = %s),"
+        statement = _statements[who] = (
+            f"WITH who (id) AS ({who}),"
+            f" held AS (SELECT count(*) AS n FROM {table[C]}"
+            f" WHERE {_column(C, 'template')} = %s"
+            f" AND {_column(C, 'customer')} = (SELECT id FROM who)),"
             f" taken AS (UPDATE {table[T]} SET {t['stock_left']} = {t['stock_left']} - 1"
             f" WHERE {t['id']} = %s AND {t['status']} = %s AND {t['stock_left']} > 0"
             f" AND {t['claim_start']} <= %s AND {t['claim_end']} > %s"
             f" AND EXISTS (SELECT 1 FROM {table[M]} WHERE {_column(M, 'id')} = {t['merchant']}"
             f" AND {_column(M, 'status')} = %s)"
-            " AND (SELECT n FROM held) < %s"
+            " AND EXISTS (SELECT 1 FROM who) AND (SELECT n FROM held) < %s"
             f" RETURNING {t['id']} AS id),"
             f" coupon AS (INSERT INTO {table[C]} ({', '.join(c)})"
-            " SELECT taken.id, %s, %s, (SELECT n FROM held) + 1, %s, %s, 0, %s, %s, %s"
-            f" FROM taken RETURNING {_column(C, 'id')} AS id, {_column(C, 'slot')} AS slot),"
+            " SELECT taken.id, who.id, %s, (SELECT n FROM held) + 1, %s, %s, 0, %s, %s, %s"
+            f" FROM taken, who RETURNING {_column(C, 'id')} AS id, {_column(C, 'slot')} AS slot,"
+            f" {_column(C, 'customer')} AS customer),"
             f" event AS (INSERT INTO {table[E]} ({', '.join(e)})"
-            " SELECT coupon.id, %s, '', %s, '', %s FROM coupon)"
-            " SELECT id, slot FROM coupon"
+            " SELECT coupon.id, coupon.customer, '', %s, '', %s FROM coupon)"
+            " SELECT who.id, coupon.id, coupon.slot FROM who LEFT JOIN coupon ON true"
         )
-    return _one_statement_sql
+    return statement
 
 
 def _statement_claim(
-    *, customer: User, template: CouponTemplate, claim_key: str, now: datetime
+    *, who: tuple[str, list], template: CouponTemplate, claim_key: str, now: datetime
 ) -> Coupon | None:
     """The claim as one statement (its own transaction; a savepoint inside a caller's test
-    transaction): the coupon, or None when it could not take the stock (see _claim_sql). A
-    unique violation raises IntegrityError."""
+    transaction) for the customer ``who`` selects (its SQL and arguments): the coupon (its
+    ``customer_id`` set), or None when there was no such customer or the stock could not be
+    taken (see _claim_sql). A unique violation raises IntegrityError."""
     valid_from, valid_until = validity_of(template, claimed_at=now)
     issued = Coupon.Status.ISSUED
     code = new_code()
+    who_sql, who_args = who
     params = [
-        template.pk, customer.pk,
+        *who_args,
+        template.pk,
         template.pk, Status.LIVE, now, now, Merchant.Status.ACTIVE, template.per_customer_limit,
-        customer.pk, code, claim_key, issued, now, valid_from, valid_until,
-        customer.pk, issued, now,
+        code, claim_key, issued, now, valid_from, valid_until,
+        issued, now,
     ]  # fmt: skip
     # Outside any transaction the statement is its own: nothing to open or close.
     with transaction.atomic(durable=True) if connection.in_atomic_block else nullcontext():
         with hot_cursor() as cursor:
-            cursor.execute(_claim_sql(), params)
+            cursor.execute(_claim_sql(who_sql), params)
             row = cursor.fetchone()
-    if row is None:
+    if row is None or row[1] is None:
         return None
     coupon = Coupon(
-        id=row[0],
+        id=row[1],
         template_id=template.pk,
-        customer=customer,
+        customer_id=row[0],
         code=code,
-        slot=row[1],
+        slot=row[2],
         claim_key=claim_key,
         status=issued,
         reserved_fen=0,
@@ -337,12 +349,29 @@ def _statement_claim(
     return coupon
 
 
+# The claiming customer, for the statement: the one the service was given.
+_customer_by_pk = CompiledQuery(lambda pk: User.objects.filter(pk=pk).only("id"), pk=-1)
+
+
+def _customer_statement_claim(
+    *, customer: User, template: CouponTemplate, claim_key: str, now: datetime
+) -> Coupon | None:
+    coupon = _statement_claim(
+        who=_customer_by_pk.sql(pk=customer.pk), template=template, claim_key=claim_key, now=now
+    )
+    if coupon is not None:
+        coupon.customer = customer
+    return coupon
+
+
 def _claim_in_one_statement(
     *, customer: User, template: CouponTemplate, claim_key: str, now: datetime, held: int
 ) -> Coupon:
     """One attempt of :func:`_claim_until_decided` as one statement (the statement counts
     what the customer holds itself)."""
-    coupon = _statement_claim(customer=customer, template=template, claim_key=claim_key, now=now)
+    coupon = _customer_statement_claim(
+        customer=customer, template=template, claim_key=claim_key, now=now
+    )
     if coupon is None:
         _refuse(_claimable_template(template.pk), now, limit=template.per_customer_limit)
     return coupon
@@ -389,6 +418,33 @@ def coupon_claim(
     )
 
 
+def coupon_claim_by_token(
+    *, token_key: str, template_id: int, claim_key: str, now: datetime | None = None
+) -> Coupon | None:
+    """A flash sale's winner, authenticated inside the claim's own statement: the coupon, new,
+    when ``token_key`` is the API token of a customer (as ``TokenAuthentication`` and
+    ``IsCustomer`` decide, ``accounts.authentication.customer_by_token``) and the template is
+    of the one-statement kind, read by this process before, and claimable by them now.
+
+    None for everything else, with nothing written: a token that is not a customer's, a
+    template this process has not read or that claims another way, sold out, the limit, a
+    retried key. The caller then authenticates and calls :func:`coupon_claim`, which decides
+    and says why (a retried key gets its coupon back there). The caller has asked
+    :func:`sold_out_hint` first (the claim endpoint answers the losers before this); asking it
+    again would cost every winner a second cache read."""
+    claim_key = (claim_key or "").strip()
+    terms = _terms.get(template_id)
+    if terms is None or not 8 <= len(claim_key) <= 64 or not _in_one_statement(terms, FREE):
+        return None
+    who = customer_by_token.sql(key=token_key)
+    try:
+        return _statement_claim(
+            who=who, template=terms, claim_key=claim_key, now=now or timezone.now()
+        )
+    except IntegrityError:
+        return None
+
+
 def coupon_exchange(
     *, customer: User, template_id: int, claim_key: str, now: datetime | None = None
 ) -> Coupon:
@@ -413,7 +469,7 @@ def _obtain(*, customer, template_id: int, claim_key: str, now, obtain) -> Coupo
         # and the customer's limit itself. Whatever it does not take (a retried key, the
         # customer at the limit, a template that cannot be claimed now) is decided below.
         try:
-            coupon = _statement_claim(
+            coupon = _customer_statement_claim(
                 customer=customer, template=terms, claim_key=claim_key, now=now
             )
         except IntegrityError:

@@ -12,10 +12,18 @@ import uuid
 import pytest
 from django.db import connection
 from django.db.models import Count
+from rest_framework.authtoken.models import Token
 
 from alliance.errors import ApplicationError
 from coupons import services
-from coupons.models import Campaign, CampaignEntry, Coupon, CouponTemplate, Verification
+from coupons.models import (
+    Campaign,
+    CampaignEntry,
+    Coupon,
+    CouponEvent,
+    CouponTemplate,
+    Verification,
+)
 from tests.coupons.factories import live_template, typed
 from tests.factories import UserFactory
 
@@ -131,6 +139,55 @@ def test_one_request_retried_at_once_gives_one_coupon(owner, officer, customer, 
     assert Coupon.objects.filter(customer=customer).count() == 1
     template.refresh_from_db()
     assert template.stock_left == template.total_stock - 1 - kept
+
+
+# The same races as the endpoint runs a token claim: the winner's statement, which authenticates
+# inside itself (the template's terms kept), and the service for whatever it does not take.
+def token_claim_call(customer, template_id, key=None):
+    token = Token.objects.get_or_create(user=customer)[0].key
+    key = key or uuid.uuid4().hex
+
+    def call():
+        return services.coupon_claim_by_token(
+            token_key=token, template_id=template_id, claim_key=key
+        ) or services.coupon_claim(customer=customer, template_id=template_id, claim_key=key)
+
+    return call
+
+
+def test_500_token_holders_on_a_stock_of_50(owner, officer):
+    template = flash_template(owner, officer, True, total_stock=50)
+    people = UserFactory.create_batch(500, role="customer")
+    results = run_concurrently([token_claim_call(p, template.pk) for p in people])
+    assert results.count("ok") == 50
+    assert set(results) == {"ok", "coupon_out_of_stock"}
+    template.refresh_from_db()
+    assert template.stock_left == 0
+    theirs = Coupon.objects.filter(template=template, customer__in=people)
+    assert theirs.count() == 50
+    assert theirs.values("customer").distinct().count() == 50
+    assert CouponEvent.objects.filter(coupon__in=theirs, actor__in=people).count() == 50
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_20_token_claims_of_one_customer(owner, officer, customer, limit):
+    template = flash_template(owner, officer, True, per_customer_limit=limit)
+    results = run_concurrently([token_claim_call(customer, template.pk) for _ in range(20)])
+    assert results.count("ok") == limit
+    assert set(results) == {"ok", "coupon_limit_reached"}
+    assert Coupon.objects.filter(template=template, customer=customer).count() == limit
+    template.refresh_from_db()
+    assert template.stock_left == template.total_stock - 1 - limit
+
+
+def test_one_token_request_retried_at_once_gives_one_coupon(owner, officer, customer):
+    template = flash_template(owner, officer, True, per_customer_limit=5)
+    call = token_claim_call(customer, template.pk, key="same-tap-000002")
+    results = run_concurrently([call for _ in range(10)])
+    assert results == ["ok"] * 10
+    assert Coupon.objects.filter(customer=customer).count() == 1
+    template.refresh_from_db()
+    assert template.stock_left == template.total_stock - 2
 
 
 def test_two_cashiers_confirming_one_coupon(owner, officer, customer, cashier):

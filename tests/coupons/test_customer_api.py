@@ -122,6 +122,18 @@ def test_a_new_key_is_201_the_same_key_is_200_with_the_same_coupon(customer, own
     assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
 
 
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "UTC"])
+def test_the_claims_body_is_the_serializers_in_any_time_zone(customer, owner, officer, zone):
+    from coupons.apis.customer import claimed_coupon
+
+    template = live_template(owner=owner, reviewer=officer)
+    services.coupon_claim(customer=customer, template_id=template.pk, claim_key="zone-key-01")
+    coupon = Coupon.objects.get(claim_key="zone-key-01")
+    with timezone.override(zone):
+        assert claimed_coupon(coupon) == CustomerCouponOutput(coupon).data
+        assert claimed_coupon(coupon)["claimed_at"].endswith("Z" if zone == "UTC" else "+08:00")
+
+
 def test_the_key_may_come_in_the_body(customer, owner, officer):
     template = live_template(owner=owner, reviewer=officer)
     api = api_for(customer)
