@@ -5,10 +5,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
 
 from tests.factories import BranchFactory, UserFactory  # noqa: F401  (re-exported for tests)
@@ -115,6 +117,46 @@ def browser():
         chromium.close()
 
 
+class _OneRequestAtATime(ThreadedWSGIServer):
+    """A live server that answers one request at a time (each still read on its own thread, so
+    a connection the browser opens and leaves idle blocks nobody): the response is made,
+    read through and closed under one lock."""
+
+    _lock = threading.Lock()
+
+    def get_app(self):
+        app = super().get_app()
+
+        def one_at_a_time(environ, start_response):
+            with self._lock:
+                response = app(environ, start_response)
+                try:
+                    return [b"".join(response)]
+                finally:
+                    if hasattr(response, "close"):
+                        response.close()
+
+        return one_at_a_time
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_on_sqlite():
+    """On SQLite the test database is in memory, and the live server's threads share its one
+    connection: two requests at once (a page's two photos) interleaved their transactions on
+    it ("cannot start a transaction within a transaction"), a test failing now and then. There
+    the live server answers one request at a time. On PostgreSQL (CI) every thread has its own
+    connection and requests run side by side, as in production."""
+    from django.test.testcases import LiveServerThread
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    original = LiveServerThread.server_class
+    LiveServerThread.server_class = _OneRequestAtATime
+    yield
+    LiveServerThread.server_class = original
+
+
 @pytest.fixture
 def phone_page(browser, live_server):
     """A page on a phone-sized viewport (iPhone 12-ish), Chinese UI."""
@@ -177,9 +219,23 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     log_path = os.path.join(tempfile.gettempdir(), f"celery-{queue}.log")
     log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "alliance", "worker", "-Q", queue,
-         "--pool", "solo", "--loglevel", "INFO", "--without-heartbeat",
-         "--without-gossip", "--without-mingle"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "alliance",
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
