@@ -155,6 +155,7 @@ def test_a_winner_with_a_token_is_one_statement_that_authenticates(owner, office
     sent = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert len(sent) == 1, sent
     assert sent[0].startswith("WITH who") and "authtoken_token" in sent[0]
+    assert response.wsgi_request.user.pk == customer.pk  # as DRF leaves it, loaded if read
     coupon = Coupon.objects.get(pk=response.json()["id"])
     assert (coupon.customer_id, coupon.claim_key, coupon.slot) == (
         customer.pk,
