@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "merchants",
     "points",
     "coupons",
+    "payments",
+    "sandbox_gateway",
 ]
 
 MIDDLEWARE = [
@@ -338,4 +340,56 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "coupons.tasks.refresh_offer_popularity",
         "schedule": crontab(minute="*/5"),
     },
+}
+
+
+# --- Payments (payments/) and the sandbox gateway (sandbox_gateway/) ---------------------------
+# Our own address as the payer's browser and the channels reach it: notify and return URLs are
+# built on it. Tests point it at the live server.
+ALLIANCE_PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# The channels a customer can pick, in this order on the pay page.
+ALLIANCE_PAYMENT_CHANNELS = [
+    ("bank_card", _("Our bank's card")),
+    ("unionpay", _("UnionPay QuickPass")),
+    ("wechat", _("WeChat Pay")),
+    ("alipay", _("Alipay")),
+]
+# Unpaid orders are closed (coupon and points released) this long after they were created.
+ALLIANCE_PAYMENT_TIMEOUT = timedelta(minutes=15)
+# A refund can be asked for this many days after payment (the channels' own window is a year).
+ALLIANCE_REFUND_WINDOW_DAYS = 365
+
+SANDBOX_KEYS_DIR = BASE_DIR / "sandbox_gateway" / "dev_keys"
+# The sandbox gateway's own base URL (it is served by this project at /sandbox-gateway/).
+SANDBOX_GATEWAY_BASE_URL = env("SANDBOX_GATEWAY_BASE_URL", "http://127.0.0.1:8000/sandbox-gateway")
+# How long the sandbox waits between notification attempts is WeChat Pay's schedule
+# (15 s, 15 s, 30 s, 3 m, 10 m, ...) times this factor; tests compress it.
+SANDBOX_GATEWAY_RETRY_SCALE = 1.0
+SANDBOX_GATEWAY_APIV3_KEY = "sandbox-apiv3-key-32-bytes-long!"  # AES-256-GCM: exactly 32 bytes
+
+
+def sandbox_gateway_conf(channel: str, mchid: str) -> dict:
+    """One channel of the sandbox: the WeChat Pay API v3 adapter pointed at the sandbox, with
+    the committed dev keys (``sandbox_gateway/dev_keys``)."""
+    return {
+        "class": "payments.gateways.wechatpay_v3.WechatPayV3Gateway",
+        "base_url": SANDBOX_GATEWAY_BASE_URL,
+        "sp_mchid": mchid,
+        "sp_appid": "wxsandbox0000000",
+        "serial_no": "SANDBOX-MERCHANT-SERIAL-0001",
+        "private_key_path": str(SANDBOX_KEYS_DIR / "merchant_private.pem"),
+        "platform_keys": {
+            "SANDBOX-PLATFORM-SERIAL-0001": str(SANDBOX_KEYS_DIR / "platform_public.pem")
+        },
+        "api_v3_key": SANDBOX_GATEWAY_APIV3_KEY,
+    }
+
+
+# Each channel's adapter (see payments.gateways.base). In the sandbox every channel is the v3
+# protocol against the sandbox, with a service-provider merchant id of its own.
+ALLIANCE_PAYMENT_GATEWAYS = {
+    "bank_card": sandbox_gateway_conf("bank_card", "1900000101"),
+    "unionpay": sandbox_gateway_conf("unionpay", "1900000102"),
+    "wechat": sandbox_gateway_conf("wechat", "1900000103"),
+    "alipay": sandbox_gateway_conf("alipay", "1900000104"),
 }

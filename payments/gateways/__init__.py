@@ -8,6 +8,7 @@ from .base import (
     NotificationRejected,
     Prepay,
     RefundState,
+    StatementLine,
     TradeState,
     gateway_for,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "NotificationRejected",
     "Prepay",
     "RefundState",
+    "StatementLine",
     "TradeState",
     "gateway_for",
 ]

@@ -85,6 +85,21 @@ class Notification:
     raw: Mapping = field(default_factory=dict)  # the decrypted resource, for the record
 
 
+@dataclass(frozen=True)
+class StatementLine:
+    """One line of a channel's daily statement, in our terms."""
+
+    kind: Literal["payment", "refund"]
+    out_trade_no: str
+    amount_fen: int  # paid (payment) or refunded (refund), positive
+    status: str  # "paid" / "refunded" for what happened; the channel's word otherwise
+    account: str = ""  # sub-merchant id (our merchant's code)
+    out_refund_no: str = ""
+    transaction_id: str = ""
+    at: datetime | None = None
+    fee_fen: int = 0
+
+
 class Gateway(Protocol):
     channel: str
 
@@ -124,8 +139,12 @@ class Gateway(Protocol):
     def refund_query(self, *, out_refund_no: str) -> RefundState: ...
 
     def statement(self, *, day: date, account: str = "") -> str:
-        """The channel's statement (CSV text) of ``day`` (channel's local day), all accounts
-        or one."""
+        """The channel's statement file (CSV text) of ``day`` (the channel's local day, Asia/
+        Shanghai), all accounts or one, as downloaded (kept as evidence)."""
+
+    def parse_statement(self, text: str) -> list[StatementLine]:
+        """The lines of a statement file; raises ``GatewayError(retryable=False)`` for a
+        file it cannot read (a broken line names its line number)."""
 
     def parse_notification(
         self, *, headers: Mapping[str, str], body: bytes, now: datetime | None = None
