@@ -13,6 +13,7 @@ api_patterns = [
     path("merchants/", include("merchants.api_urls")),
     path("points/", include("points.api_urls")),
     path("coupons/", include("coupons.api_urls")),
+    path("payments/", include("payments.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("health/", views.health, name="health"),
@@ -29,6 +30,9 @@ urlpatterns = [
     path("", include("merchants.urls")),
     path("points/", include("points.urls")),
     path("", include("coupons.urls")),
+    path("", include("payments.urls")),
+    # The sandbox payment gateway: stands in for the real channels (refused in production).
+    path("sandbox-gateway/", include("sandbox_gateway.urls")),
     # Django admin's own login would skip TOTP and the lock-out: staff sign in in one place.
     path(
         "admin/login/",

@@ -1,0 +1,3 @@
+"""Payments' API under /api/payments/ (orders, refunds, the channels' notify endpoint)."""
+
+urlpatterns: list = []
