@@ -109,6 +109,14 @@ class CouponAlreadyUsed(_Conflict):
     message = _("This coupon has already been used.")
 
 
+class CouponCodeUsed(_Conflict):
+    code = "coupon_code_used"
+    message = _(
+        "This offline code has already been used. Ask the customer to show the new code on "
+        "their phone."
+    )
+
+
 class CouponExpired(_Conflict):
     code = "coupon_expired"
     message = _("This coupon has expired.")

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from branches.models import Located
+from merchants.crypto import EncryptedTextField
 from merchants.models import Category, Immutable, Merchant, Store
 
 User = settings.AUTH_USER_MODEL
@@ -378,12 +379,20 @@ class Verification(models.Model):
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     undo_reason = models.CharField(_("reason"), max_length=200, blank=True)
+    # The 30-second step of the offline code that was used, if one was (see
+    # services.tokens): a code is used once, even when the verification is undone.
+    offline_step = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "idempotency_key"], name="verification_key_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["coupon", "offline_step"],
+                condition=Q(offline_step__isnull=False),
+                name="verification_offline_code_once",
             ),
             models.UniqueConstraint(
                 fields=["coupon"],
@@ -394,6 +403,30 @@ class Verification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coupon_id} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class OfflineSecret(models.Model):
+    """A customer's key for offline codes (离线码): 32 random bytes, hex, encrypted at rest.
+    The wallet page hands it to the customer's phone, which computes the codes without the
+    network; rotating it makes every code made under the old one invalid."""
+
+    customer = models.OneToOneField(
+        User, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    secret = EncryptedTextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("offline code key")
+        verbose_name_plural = _("offline code keys")
+
+    def __str__(self) -> str:
+        return f"offline key of {self.customer_id}"  # never the secret
+
+    @property
+    def key(self) -> bytes:
+        return bytes.fromhex(self.secret)
 
 
 class CampaignEntry(Immutable):

@@ -103,3 +103,75 @@ def coupon_id_from_counter_code(text: str, *, now: float | None = None) -> int:
     if step < oldest:
         raise TokenExpired()
     return coupon_id
+
+
+# --- The offline code (离线码) ---------------------------------------------------------------
+# What the phone shows without a network, like a payment app's pay code: computed by the
+# wallet page's script (static/coupons/offline.js, WebCrypto) from the customer's own secret,
+# which the phone keeps from its last visit online, and here from the same secret:
+#
+#     "9" + coupon id (9 digits, more past a billion) + 30-second step mod 100 (2 digits)
+#         + MAC (8 digits: HMAC-SHA256 under the customer's secret, first 8 bytes mod 10^8)
+#
+# 20 digits: the leading 9 and the length tell it from the 18 counter digits (whose first
+# digit is 0-8 until coupon ids pass 900 million, and which reach 20 digits only past ten
+# billion). One digit more of MAC than the counter code: the key is the customer's and lives
+# on a phone, so a guess should be rarer still (1 in 10^8, at the coupon's own merchant,
+# inside the window, under the wrong-digits limit). A used code is refused even after an undo:
+# the verification records its step (see ``verifying``).
+OFFLINE_PREFIX = "9"
+_OFFLINE_MAC_DIGITS = 8
+_OFFLINE_TAIL = 2 + _OFFLINE_MAC_DIGITS
+_OFFLINE_LENGTH = len(OFFLINE_PREFIX) + _ID_DIGITS + _OFFLINE_TAIL
+# Steps accepted: the current one, two before it (a code read out at the end of its step
+# still confirms a minute later, like the QR's 90 s) and one ahead (a phone's clock a little
+# fast; it has not synchronised since it lost the network).
+OFFLINE_STEPS_BACK = 2
+OFFLINE_STEPS_AHEAD = 1
+
+
+def offline_step(now: float | None = None) -> int:
+    return int(time.time() if now is None else now) // COUNTER_STEP_S
+
+
+def _offline_mac(secret: bytes, coupon_id: int, step: int) -> str:
+    digest = hmac.new(secret, f"offline-code v1:{coupon_id}:{step}".encode(), hashlib.sha256)
+    value = int.from_bytes(digest.digest()[:8], "big") % 10**_OFFLINE_MAC_DIGITS
+    return f"{value:0{_OFFLINE_MAC_DIGITS}d}"
+
+
+def offline_code_for(secret: bytes, coupon_id: int, *, now: float | None = None) -> str:
+    """The offline code of coupon ``coupon_id`` under the customer's ``secret`` at ``now``
+    (Unix seconds): what the phone's script computes."""
+    step = offline_step(now)
+    mac = _offline_mac(secret, coupon_id, step)
+    return f"{OFFLINE_PREFIX}{coupon_id:0{_ID_DIGITS}d}{step % 100:02d}{mac}"
+
+
+def is_offline_code(text: str) -> bool:
+    return text.isdigit() and len(text) >= _OFFLINE_LENGTH and text.startswith(OFFLINE_PREFIX)
+
+
+def coupon_id_from_offline_code(text: str) -> int:
+    """The coupon id in offline digits (before their MAC is checked: the key is the coupon's
+    customer's); ``coupon_token_invalid`` if they are not offline digits."""
+    if not is_offline_code(text):
+        raise TokenInvalid()
+    return int(text[len(OFFLINE_PREFIX) : -_OFFLINE_TAIL])
+
+
+def offline_code_step(text: str, secret: bytes, *, now: float | None = None) -> int:
+    """The full time step of valid offline digits made under ``secret``: accepted from
+    ``OFFLINE_STEPS_BACK`` steps ago to ``OFFLINE_STEPS_AHEAD`` ahead; ``coupon_token_expired``
+    if older (within the last 100 steps), ``coupon_token_invalid`` if forged, mistyped, made
+    under another secret (a rotated one, another customer's) or from further ahead."""
+    coupon_id = coupon_id_from_offline_code(text)
+    shown_step = int(text[-_OFFLINE_TAIL:-_OFFLINE_MAC_DIGITS])
+    current = offline_step(now)
+    newest = current + OFFLINE_STEPS_AHEAD
+    step = newest - (newest - shown_step) % 100  # the latest step ending in those two digits
+    if not hmac.compare_digest(_offline_mac(secret, coupon_id, step), text[-_OFFLINE_MAC_DIGITS:]):
+        raise TokenInvalid()
+    if step < current - OFFLINE_STEPS_BACK:
+        raise TokenExpired()
+    return step

@@ -7,6 +7,11 @@ says what the coupon is and whether it is usable here and now, without changing 
 issued -> verified with a conditional update and writes one ``Verification`` (unique per
 merchant and key, and one live per coupon), so a retried or concurrent confirm never
 verifies twice. The owner can undo within ``COUPON_UNDO_MINUTES``.
+
+The counter also takes the phone's offline code (离线码, see ``tokens``): 20 digits starting
+with 9, made from the customer's own key without the network. Each offline code is used once:
+the verification records its time step, and a code of that step or an earlier one is refused
+for the coupon from then on, also after an undo (the customer shows a new one).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from merchants.models import MerchantStaff
 from ..errors import (
     CounterTooManyWrongCodes,
     CouponAlreadyUsed,
+    CouponCodeUsed,
     CouponExpired,
     CouponNotFound,
     CouponNotUsable,
@@ -40,7 +46,15 @@ from ..errors import (
 from ..models import CampaignEntry, Coupon, Verification
 from ._common import local, membership_of, record_event
 from .campaigns import budget_move
-from .tokens import code_from_token, coupon_id_from_counter_code, is_counter_code
+from .offline import offline_key_of_coupon
+from .tokens import (
+    code_from_token,
+    coupon_id_from_counter_code,
+    coupon_id_from_offline_code,
+    is_counter_code,
+    is_offline_code,
+    offline_code_step,
+)
 
 Status = Coupon.Status
 
@@ -93,6 +107,9 @@ def unusable_reason(coupon: Coupon, *, now: datetime, store_id: int | None = Non
 class Inspection:
     coupon: Coupon
     reason: str | None
+    # The offline digits inspected, if that is what was shown: the confirm step sends them
+    # again, so that the code itself is what gets used (once).
+    offline_code: str = ""
 
     @property
     def usable(self) -> bool:
@@ -120,12 +137,13 @@ def _wrong_codes_key(merchant_id: int) -> str:
     return f"coupons:counter-wrong:{merchant_id}"
 
 
-def _coupon_id_from_digits(digits: str, merchant_id: int) -> int:
+def _counted(merchant_id: int, check):
+    """``check()``, with its wrong digits counted against the merchant's limit."""
     key = _wrong_codes_key(merchant_id)
     if (cache.get(key) or 0) >= COUNTER_WRONG_CODES:
         raise CounterTooManyWrongCodes()
     try:
-        return coupon_id_from_counter_code(digits)
+        return check()
     except TokenInvalid:
         cache.add(key, 0, COUNTER_WINDOW_S)
         cache.incr(key)
@@ -134,21 +152,44 @@ def _coupon_id_from_digits(digits: str, merchant_id: int) -> int:
         ) from None
 
 
-def _find(code: str | None, token: str | None, merchant_id: int) -> dict:
-    """Which coupon the cashier means, as a lookup: from the QR's ``token``, or from ``code``,
-    what was typed -- the counter digits under the QR, or a token that a USB scanner typed.
-    The coupon's permanent code is refused: it never expires, so a screenshot of it (or a
-    code passed on) could be used by anybody; the counter takes only what changes every 30 s."""
+def _offline_check(digits: str):
+    """(coupon id, step) of valid offline digits, checked under the key of the customer who
+    holds that coupon; a coupon nobody holds a key for has no real offline code."""
+    coupon_id = coupon_id_from_offline_code(digits)
+    key = offline_key_of_coupon(coupon_id)
+    if key is None:
+        raise TokenInvalid()
+    return coupon_id, offline_code_step(digits, key)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What the customer showed: the coupon's lookup and, for an offline code, its step."""
+
+    lookup: dict
+    offline_code: str = ""
+    offline_step: int | None = None
+
+
+def _find(code: str | None, token: str | None, merchant_id: int) -> _Shown:
+    """Which coupon the cashier means: from the QR's ``token``, or from ``code``, what was
+    typed or scanned -- the counter digits under the QR, the phone's offline code, or a token
+    that a USB scanner typed. The coupon's permanent code is refused: it never expires, so a
+    screenshot of it (or a code passed on) could be used by anybody; the counter takes only
+    what changes every 30 s."""
     if token:
-        return {"code": code_from_token(token)}
+        return _Shown({"code": code_from_token(token)})
     typed = "".join((code or "").split())
     if not typed:
         raise InvalidInput({"code": _("Scan the QR code or type the digits under it.")})
     digits = typed.replace("-", "")
+    if is_offline_code(digits):
+        coupon_id, step = _counted(merchant_id, lambda: _offline_check(digits))
+        return _Shown({"pk": coupon_id}, offline_code=digits, offline_step=step)
     if is_counter_code(digits):
-        return {"pk": _coupon_id_from_digits(digits, merchant_id)}
+        return _Shown({"pk": _counted(merchant_id, lambda: coupon_id_from_counter_code(digits))})
     if len(typed) > 20:  # a token has letters, and dashes of its own
-        return {"code": code_from_token(typed)}
+        return _Shown({"code": code_from_token(typed)})
     raise InvalidInput(
         {"code": _("Type the 18 digits under the customer's QR code; they change every 30 seconds.")}
     )
@@ -166,6 +207,18 @@ def _coupon_of(membership: MerchantStaff, lookup: dict, *, lock: bool = False) -
     return coupon
 
 
+def _check_offline_code_unused(coupon: Coupon, shown: _Shown) -> None:
+    """An offline code is used once: refused if a verification of this coupon (live or
+    undone) used a code of this step or a later one. Under the coupon's lock when verifying,
+    so two cashiers with one code cannot both pass; the unique constraint on (coupon,
+    offline_step) holds it in the database too."""
+    if shown.offline_step is None:
+        return
+    used = Verification.objects.filter(coupon_id=coupon.pk, offline_step__gte=shown.offline_step)
+    if used.exists():
+        raise CouponCodeUsed()
+
+
 def coupon_inspect(
     *,
     actor: User,
@@ -176,13 +229,18 @@ def coupon_inspect(
 ) -> Inspection:
     """What the coupon is and whether it can be used here and now. Changes nothing.
 
-    Refuses an expired or forged token, an unknown code (404) and another merchant's coupon
-    (``coupon_other_merchant``, 403: the cashier is told plainly).
+    Refuses an expired or forged token, an unknown code (404), another merchant's coupon
+    (``coupon_other_merchant``, 403: the cashier is told plainly) and an offline code already
+    used (``coupon_code_used``).
     """
     membership = _membership(actor)
-    coupon = _coupon_of(membership, _find(code, token, membership.merchant_id))
+    shown = _find(code, token, membership.merchant_id)
+    coupon = _coupon_of(membership, shown.lookup)
     _check_store(membership, store_id)
-    return Inspection(coupon, unusable_reason(coupon, now=now or timezone.now(), store_id=store_id))
+    reason = unusable_reason(coupon, now=now or timezone.now(), store_id=store_id)
+    if reason is None:
+        _check_offline_code_unused(coupon, shown)
+    return Inspection(coupon, reason, offline_code=shown.offline_code)
 
 
 def _check_store(membership: MerchantStaff, store_id: int | None) -> None:
@@ -212,7 +270,8 @@ def coupon_verify(
     membership = _membership(actor)
     _check_store(membership, store_id)
     now = now or timezone.now()
-    coupon = _coupon_of(membership, _find(code, None, membership.merchant_id), lock=True)
+    shown = _find(code, None, membership.merchant_id)
+    coupon = _coupon_of(membership, shown.lookup, lock=True)
     done = Verification.objects.filter(merchant_id=membership.merchant_id, idempotency_key=key)
     done = done.select_related("coupon").first()
     if done is not None:
@@ -226,6 +285,7 @@ def coupon_verify(
         raise CouponExpired()
     if reason is not None:
         raise CouponNotUsable(REASONS[reason], extra={"reason": reason})
+    _check_offline_code_unused(coupon, shown)
     updated = Coupon.objects.filter(pk=coupon.pk, status=Status.ISSUED).update(
         status=Status.VERIFIED, closed_at=now
     )
@@ -239,6 +299,7 @@ def coupon_verify(
                 store_id=store_id,
                 verified_by=actor,
                 idempotency_key=key,
+                offline_step=shown.offline_step,
             )
     except IntegrityError:
         raise CouponAlreadyUsed() from None

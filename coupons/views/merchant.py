@@ -386,7 +386,9 @@ def verify_inspect(request):
     coupon = inspection.coupon
     confirm = ConfirmForm(
         initial={
-            "code": services.token_for(coupon.code),  # the counter takes no bare code
+            # The counter takes no bare code: a token made now, or the offline code itself,
+            # which must be what is used (once).
+            "code": inspection.offline_code or services.token_for(coupon.code),
             "idempotency_key": new_idempotency_key(),
             "store": store.pk if store else None,
         }

@@ -17,8 +17,10 @@
   function submitScanned(text) {
     text = (text || "").trim();
     if (!text) return;
-    // The wallet's QR carries a token of about 100 characters; a typed code has 12.
-    if (text.replace(/[\s-]/g, "").length > 20) { token.value = text; code.value = ""; }
+    // The wallet's QR carries a token of about 100 characters; the phone's offline code QR
+    // carries its digits (20 or more), which go where typed digits go.
+    var bare = text.replace(/[\s-]/g, "");
+    if (bare.length > 20 && !/^\d+$/.test(bare)) { token.value = text; code.value = ""; }
     else { token.value = ""; code.value = text; }
     if (form.requestSubmit) form.requestSubmit(); else form.submit();
   }

@@ -56,3 +56,10 @@ def typed(coupon, *, now: float | None = None) -> str:
     """What the cashier types for ``coupon``: the digits under the customer's QR, as shown
     ``now`` (Unix seconds; default this moment). The counter takes no permanent code."""
     return services.counter_code_for(coupon.pk, now=now)
+
+
+def offline_typed(coupon, *, now: float | None = None) -> str:
+    """The offline code the customer's phone shows for ``coupon`` at ``now``, from the key the
+    wallet page gives it (made on first need, as the page makes it)."""
+    secret = services.offline_secret_ensure(customer=coupon.customer)
+    return services.offline_code_for(secret.key, coupon.pk, now=now)
