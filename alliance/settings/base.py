@@ -393,3 +393,16 @@ ALLIANCE_PAYMENT_GATEWAYS = {
     "wechat": sandbox_gateway_conf("wechat", "1900000103"),
     "alipay": sandbox_gateway_conf("alipay", "1900000104"),
 }
+# When no notification comes, the channel is asked on a back-off schedule
+# (payments.services.orders.POLL_SCHEDULE_S) times this factor; tests compress it.
+ALLIANCE_PAYMENT_POLL_SCALE = 1.0
+CELERY_BEAT_SCHEDULE |= {
+    "payments-close-expired": {
+        "task": "payments.tasks.close_expired_orders",
+        "schedule": crontab(minute="*"),
+    },
+    "sandbox-gateway-deliver-due": {
+        "task": "sandbox_gateway.tasks.deliver_due",
+        "schedule": crontab(minute="*"),
+    },
+}

@@ -13,9 +13,20 @@ from .ledger import (
     system_account,
 )
 from .reminders import points_remind_expiring
-from .reversal import points_reverse_earn
-from .spending import points_refund_spend, points_spend, points_spend_within, points_transfer
-from .tiers import points_earn_for_payment, tier_evaluate, tier_record_spending
+from .reversal import points_reverse_earn, points_reverse_earn_within
+from .spending import (
+    points_refund_spend,
+    points_refund_spend_within,
+    points_spend,
+    points_spend_within,
+    points_transfer,
+)
+from .tiers import (
+    points_earn_for_payment,
+    points_earn_for_payment_within,
+    tier_evaluate,
+    tier_record_spending,
+)
 
 __all__ = [
     "Line",
@@ -25,14 +36,17 @@ __all__ = [
     "points_adjust",
     "points_clearing_run",
     "points_earn_for_payment",
+    "points_earn_for_payment_within",
     "points_to_fen",
     "points_cancel_pending",
     "points_earn",
     "points_expire",
     "points_post",
     "points_refund_spend",
+    "points_refund_spend_within",
     "points_remind_expiring",
     "points_reverse_earn",
+    "points_reverse_earn_within",
     "points_release_pending",
     "points_spend",
     "points_spend_within",

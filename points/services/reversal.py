@@ -20,8 +20,8 @@ from .ledger import AVAILABLE, PENDING, Line, check_points, new_entry, take_from
 from .lots import Entry, State, consume_fifo, usable_lots
 
 
-@transaction.atomic(durable=True)
-def points_reverse_earn(
+@transaction.atomic
+def points_reverse_earn_within(
     *,
     earn_entry_id: int,
     points: int | None = None,
@@ -106,6 +106,10 @@ def points_reverse_earn(
         idempotency_key=idempotency_key, earn=earn, entry=entry, points=points,
         taken=taken, shortfall=left, at=now,
     )
+
+
+# The same as a transaction of its own (``points_reverse_earn_within`` runs in the caller's: a payment refund).
+points_reverse_earn = transaction.atomic(durable=True)(points_reverse_earn_within)
 
 
 def _done(key: str, earn_entry_id: int) -> EarnReversal | None:

@@ -86,8 +86,8 @@ def points_spend_within(
 points_spend = transaction.atomic(durable=True)(points_spend_within)
 
 
-@transaction.atomic(durable=True)
-def points_refund_spend(
+@transaction.atomic
+def points_refund_spend_within(
     *,
     spend_entry_id: int,
     points: int | None = None,
@@ -164,6 +164,10 @@ def points_refund_spend(
     return entry
 
 
+
+
+# The same as a transaction of its own (``points_refund_spend_within`` runs in the caller's: a payment refund).
+points_refund_spend = transaction.atomic(durable=True)(points_refund_spend_within)
 
 
 @transaction.atomic(durable=True)

@@ -88,8 +88,8 @@ def tier_record_spending(
     return evaluate_tier(customer_id=customer_id, now=now)
 
 
-@transaction.atomic(durable=True)
-def points_earn_for_payment(
+@transaction.atomic
+def points_earn_for_payment_within(
     *,
     customer_id: int,
     payment_id: int,
@@ -119,3 +119,7 @@ def points_earn_for_payment(
                     idempotency_key=f"payment:{payment_id}:spend", now=now)
     evaluate_tier(customer_id=customer_id, now=now)
     return entry
+
+
+# The same as a transaction of its own (``points_earn_for_payment_within`` runs in the caller's: the paid notification).
+points_earn_for_payment = transaction.atomic(durable=True)(points_earn_for_payment_within)

@@ -1,0 +1,174 @@
+"""A coupon used in a payment (the unified payment QR), as opposed to at the counter.
+
+The payment holds the coupon from the moment its order is created: the coupon is verified
+against the order (a ``Verification`` keyed ``pay:<order number>``), so the counter, a second
+order or a second phone cannot use it while the customer pays; the payment gives it back
+(``coupon_release_from_payment``) if the order fails or closes, or when a full refund restores
+it. Both run inside the payment's transaction (not durable on their own), so the order and its
+coupon change together or not at all.
+
+What a coupon takes off an amount (``discount_fen``) lives here too: the pay page, the order and
+the best-coupon choice all ask the same function.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..errors import CouponAlreadyUsed, CouponExpired, CouponNotFound, CouponNotUsable, InvalidInput
+from ..models import CampaignEntry, Coupon, CouponEvent, CouponTemplate, Verification
+from .campaigns import budget_move
+from .verifying import REASONS, unusable_reason
+
+Status = Coupon.Status
+Kind = CouponTemplate.Kind
+
+PAYMENT_KEY_PREFIX = "pay:"
+
+
+def discount_fen(template: CouponTemplate, amount_fen: int) -> int:
+    """What the coupon takes off a bill of ``amount_fen``; 0 when it does not apply (below the
+    minimum spend, or a gift, which is an item and not money off). Never more than the bill.
+
+    Percent off rounds the discount down to the fen (the customer is never charged a fraction;
+    8.5折 of ¥12.35 takes ¥1.85, not ¥1.8525)."""
+    if amount_fen <= 0 or amount_fen < template.min_spend_fen:
+        return 0
+    if template.kind == Kind.CASH_OFF:
+        off = template.discount_fen
+    elif template.kind == Kind.PERCENT_OFF:
+        off = amount_fen * (100 - (template.pay_percent or 100)) // 100
+        if template.cap_fen:
+            off = min(off, template.cap_fen)
+    elif template.kind == Kind.PAID_VOUCHER:
+        off = template.discount_fen
+    else:
+        return 0
+    return max(0, min(off, amount_fen))
+
+
+def is_payment_verification(verification: Verification) -> bool:
+    return verification.idempotency_key.startswith(PAYMENT_KEY_PREFIX)
+
+
+def coupon_use_for_payment(
+    *,
+    customer_id: int,
+    coupon_id: int,
+    merchant_id: int,
+    store_id: int,
+    amount_fen: int,
+    order_number: str,
+    now: datetime | None = None,
+) -> tuple[Verification, int]:
+    """Hold the customer's coupon for a payment at ``store_id``: issued -> verified, keyed by
+    the order. Returns the verification and the discount on ``amount_fen``.
+
+    Runs in the caller's transaction (the order's); locks the coupon row. Refuses another
+    customer's or another merchant's coupon (``coupon_not_found``: a payer cannot probe ids), a
+    coupon that cannot be used here and now (with its reason), and one that takes nothing off
+    this amount (below its minimum spend). A campaign-funded coupon turns its reservation into
+    spending, as at the counter. Idempotent by the order number.
+    """
+    now = now or timezone.now()
+    key = f"{PAYMENT_KEY_PREFIX}{order_number}"
+    coupon = (
+        Coupon.objects.select_for_update(of=("self",))
+        .select_related("template", "template__merchant")
+        .filter(pk=coupon_id, customer_id=customer_id, template__merchant_id=merchant_id)
+        .first()
+    )
+    if coupon is None:
+        raise CouponNotFound()
+    done = Verification.objects.filter(merchant_id=merchant_id, idempotency_key=key).first()
+    if done is not None:
+        return done, discount_fen(coupon.template, amount_fen)
+    reason = unusable_reason(coupon, now=now, store_id=store_id)
+    if reason == "used":
+        raise CouponAlreadyUsed()
+    if reason == "expired":
+        raise CouponExpired()
+    if reason is not None:
+        raise CouponNotUsable(REASONS[reason], extra={"reason": reason})
+    off = discount_fen(coupon.template, amount_fen)
+    if off <= 0:
+        raise InvalidInput(
+            {"coupon_id": _("This coupon does not apply to this amount (minimum spend not met).")}
+        )
+    if Coupon.objects.filter(pk=coupon.pk, status=Status.ISSUED).update(
+        status=Status.VERIFIED, closed_at=now
+    ) != 1:
+        raise CouponAlreadyUsed()
+    try:
+        with transaction.atomic():
+            verification = Verification.objects.create(
+                coupon=coupon,
+                merchant_id=merchant_id,
+                store_id=store_id,
+                verified_by_id=customer_id,
+                idempotency_key=key,
+            )
+    except IntegrityError:
+        raise CouponAlreadyUsed() from None
+    if coupon.template.campaign_id and coupon.reserved_fen:
+        budget_move(
+            campaign_id=coupon.template.campaign_id,
+            coupon=coupon,
+            kind=CampaignEntry.Kind.SPEND,
+            amount_fen=coupon.reserved_fen,
+        )
+    CouponEvent.objects.create(
+        coupon=coupon,
+        actor_id=customer_id,
+        from_status=Status.ISSUED,
+        to_status=Status.VERIFIED,
+        reason=f"payment {order_number}",
+    )
+    return verification, off
+
+
+def coupon_release_from_payment(
+    *, verification_id: int, reason: str, now: datetime | None = None
+) -> bool:
+    """Give back a coupon a payment held (the order failed or closed, or a full refund while
+    the coupon is still valid): verified -> issued, the verification kept with why it was
+    undone. Runs in the caller's transaction; locks the coupon. Returns False (and changes
+    nothing) when it was already given back. A coupon given back after its validity ended is
+    issued again and the expiry job expires it, like any other.
+    """
+    now = now or timezone.now()
+    verification = Verification.objects.filter(pk=verification_id).first()
+    if verification is None or not is_payment_verification(verification):
+        raise CouponNotFound()
+    coupon = (
+        Coupon.objects.select_for_update(of=("self",))
+        .select_related("template")
+        .get(pk=verification.coupon_id)
+    )
+    if Verification.objects.filter(pk=verification.pk, undone_at__isnull=True).update(
+        undone_at=now, undo_reason=reason[:200]
+    ) != 1:
+        return False
+    if Coupon.objects.filter(pk=coupon.pk, status=Status.VERIFIED).update(
+        status=Status.ISSUED, closed_at=None
+    ) != 1:
+        raise AssertionError(f"coupon {coupon.pk} held by a payment was not verified")
+    if coupon.template.campaign_id and coupon.reserved_fen:
+        budget_move(
+            campaign_id=coupon.template.campaign_id,
+            coupon=coupon,
+            kind=CampaignEntry.Kind.UNSPEND,
+            amount_fen=coupon.reserved_fen,
+        )
+    CouponEvent.objects.create(
+        coupon=coupon,
+        actor_id=None,
+        from_status=Status.VERIFIED,
+        to_status=Status.ISSUED,
+        reason=reason[:200],
+    )
+    return True
