@@ -99,11 +99,7 @@ def poster_font() -> PosterFont | None:
 
 @lru_cache(maxsize=8)  # once per configured value: the warning is logged once, not per poster
 def _resolve_font(configured: str | None) -> PosterFont | None:
-    if configured:
-        candidates = [(str(configured), None)]
-    else:
-        candidates = [(path, face) for path, face in KNOWN_FONTS if os.path.exists(path)]
-    for path, face in candidates:
+    for path, face in [(str(configured), None)] if configured else KNOWN_FONTS:
         if not os.path.exists(path):
             continue
         try:
@@ -119,7 +115,7 @@ def _resolve_font(configured: str | None) -> PosterFont | None:
     logger.warning(
         "No CJK font for payment posters (%s): posters use a Latin font and show '?' for "
         "Chinese. Install Debian's fonts-noto-cjk or set ALLIANCE_POSTER_FONT.",
-        f"ALLIANCE_POSTER_FONT={configured!r} does not exist" if configured else "none of "
+        f"ALLIANCE_POSTER_FONT={configured!r} is missing or unreadable" if configured else "none of "
         + ", ".join(path for path, _ in KNOWN_FONTS),
     )
     return None
@@ -247,62 +243,53 @@ def _fit(text: str, *, max_size: float, min_size: float, max_lines: int, bold: b
     return lines, size
 
 
-def _text_block(text: str, *, top: float, centre_x: float, colour, bold: bool = False,
-                **fit) -> tuple[list[_Text], float]:
-    """Centred lines from ``top`` down; returns them and the y below the block."""
+def _text_block(text: str, *, centre_x: float, colour, top: float | None = None,
+                bottom: float | None = None, bold: bool = False,
+                **fit) -> tuple[list[_Text], float, float]:
+    """Centred lines from ``top`` down, or up to ``bottom``; returns them, their top and the y
+    below them."""
     measure = fit["measure"]
     lines, size = _fit(text, bold=bold, **fit)
+    if top is None:
+        top = bottom - len(lines) * _LINE * size
     ops = []
     for number, line in enumerate(lines):
         baseline = top + number * _LINE * size + _ASCENT * size
         ops.append(_Text(line, centre_x, baseline, size, measure(line, size, bold), bold, colour))
-    return ops, top + len(lines) * _LINE * size
+    return ops, top, top + len(lines) * _LINE * size
 
 
 def _layout(*, width: float, height: float, merchant_name: str, store_name: str, url: str,
             channels: list[str], footer: str, measure: Measure) -> list[_Text | _Box | _Qr]:
-    """Everything on the poster, in page units, from the top down. Every size is a fraction of
-    the page width, so the PNG (px) and the PDF (pt) come out the same."""
+    """Everything on the poster, in page units. Every size is a fraction of the page width, so
+    the PNG (px) and the PDF (pt) come out the same."""
     u = width / 100  # one percent of the page width
     margin = 7 * u
-    text_width = width - 2 * margin
     cx = width / 2
+    line = {"centre_x": cx, "max_width": width - 2 * margin, "measure": measure}
     ops: list[_Text | _Box | _Qr] = []
 
     # Header band: merchant name, store name, white on the bank's red.
-    names, y = _text_block(merchant_name, top=6 * u, centre_x=cx, colour=WHITE, bold=True,
-                           max_size=7.5 * u, min_size=4.2 * u, max_lines=2,
-                           max_width=text_width, measure=measure)
-    store, y = _text_block(store_name, top=y + 1.2 * u, centre_x=cx, colour=WHITE,
-                           max_size=4.8 * u, min_size=3.2 * u, max_lines=2,
-                           max_width=text_width, measure=measure)
+    names, _, y = _text_block(merchant_name, top=6 * u, colour=WHITE, bold=True,
+                              max_size=7.5 * u, min_size=4.2 * u, max_lines=2, **line)
+    store, _, y = _text_block(store_name, top=y + 1.2 * u, colour=WHITE, max_size=4.8 * u,
+                              min_size=3.2 * u, max_lines=2, **line)
     header_bottom = y + 5 * u
     ops.append(_Box(0, 0, width, header_bottom, fill=RED))
     ops += names + store
 
     # From the bottom up: footer, channels, "scan to pay"; the QR gets the room that is left.
-    footer_size = 2.6 * u
-    footer_lines, footer_size = _fit(footer, max_size=footer_size, min_size=2.0 * u,
-                                     max_lines=2, bold=False, max_width=text_width,
-                                     measure=measure)
-    footer_top = height - 5 * u - len(footer_lines) * _LINE * footer_size
-    footer_ops, _ = _text_block(footer, top=footer_top, centre_x=cx, colour=GREY,
-                                max_size=footer_size, min_size=footer_size, max_lines=2,
-                                max_width=text_width, measure=measure)
-    ops.append(_Box(margin, footer_top - 2.5 * u, text_width, max(1, 0.15 * u), fill=RULE))
+    footer_ops, footer_top, _ = _text_block(footer, bottom=height - 5 * u, colour=GREY,
+                                            max_size=2.6 * u, min_size=2.0 * u, max_lines=2,
+                                            **line)
+    ops.append(_Box(margin, footer_top - 2.5 * u, width - 2 * margin, max(1, 0.15 * u),
+                    fill=RULE))
     ops += footer_ops
-
     pills, pills_top = _channel_pills(channels, bottom=footer_top - 6 * u, width=width,
                                       margin=margin, measure=measure)
-
-    scan_size = 5.2 * u
-    scan_lines, scan_size = _fit("扫码付款 / Scan to pay", max_size=scan_size,
-                                 min_size=3.5 * u, max_lines=2, bold=True,
-                                 max_width=text_width, measure=measure)
-    scan_top = pills_top - 5 * u - len(scan_lines) * _LINE * scan_size
-    scan_ops, _ = _text_block("扫码付款 / Scan to pay", top=scan_top, centre_x=cx, colour=INK,
-                              bold=True, max_size=scan_size, min_size=scan_size, max_lines=2,
-                              max_width=text_width, measure=measure)
+    scan_ops, scan_top, _ = _text_block("扫码付款 / Scan to pay", bottom=pills_top - 5 * u,
+                                        colour=INK, bold=True, max_size=5.2 * u,
+                                        min_size=3.5 * u, max_lines=2, **line)
 
     qr = _qr(url)
     matrix = tuple(tuple(row) for row in qr.matrix_iter(border=0))
