@@ -32,6 +32,7 @@ from functools import lru_cache
 import segno
 from django.conf import settings
 from fpdf import FPDF
+from fpdf.enums import PathPaintRule
 from PIL import Image, ImageDraw, ImageFont
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,8 @@ KNOWN_FONTS = (
     ("C:\\Windows\\Fonts\\msyh.ttc", None),  # Windows: Microsoft YaHei
 )
 
-# The PNG: A5 portrait in proportion (1 : sqrt 2), at about 150 dpi on A5 paper... printed on
-# A4 it is 150 dpi. The PDF: an A5 page, in points.
+# The PNG: 1240 x 1754 px, A5's (and A4's) proportions, 1 : sqrt 2; 212 dpi on A5 paper, 150 on
+# A4. The PDF: an A5 page, in points.
 PNG_SIZE = (1240, 1754)
 PDF_SIZE = (419.53, 595.28)
 
@@ -352,7 +353,7 @@ def _pil_font(path: str | None, index: int, size: int) -> ImageFont.FreeTypeFont
 
 def poster_png(*, merchant_name: str, store_name: str, url: str, channels: list[str],
                footer: str) -> bytes:
-    """The store's payment poster as a 1240 x 1754 PNG (A5 proportions; 150 dpi on A4).
+    """The store's payment poster as a 1240 x 1754 PNG (A5 proportions; 150 dpi on A4 paper).
 
     Drawn with Pillow in the CJK font of ``poster_font`` (see the module docstring); names too
     long for a line shrink, then wrap, then are cut with an ellipsis. The QR is drawn with
@@ -454,18 +455,21 @@ def poster_pdf(*, merchant_name: str, store_name: str, url: str, channels: list[
             pdf.text(op.centre_x - pdf.get_string_width(text) / 2, op.baseline, text)
         else:
             module = op.side / (len(op.matrix) + 2 * QR_BORDER)
-            pdf.set_fill_color(0, 0, 0)
-            for row, bits in enumerate(op.matrix):
-                col = 0
-                while col < len(bits):  # one rectangle per run of dark modules
-                    if not bits[col]:
-                        col += 1
-                        continue
-                    run = col
-                    while run < len(bits) and bits[run]:
-                        run += 1
-                    pdf.rect(op.x + (QR_BORDER + col) * module,
-                             op.y + (QR_BORDER + row) * module,
-                             (run - col) * module, module, style="F")
-                    col = run
+            # One filled path, a rectangle per run of dark modules: drawn as one shape, rows
+            # show no hairline seams where separate rectangles would meet.
+            with pdf.new_path(paint_rule=PathPaintRule.FILL_NONZERO) as path:
+                path.style.fill_color = "#000000"
+                for row, bits in enumerate(op.matrix):
+                    col = 0
+                    while col < len(bits):
+                        if not bits[col]:
+                            col += 1
+                            continue
+                        run = col
+                        while run < len(bits) and bits[run]:
+                            run += 1
+                        path.rectangle(op.x + (QR_BORDER + col) * module,
+                                       op.y + (QR_BORDER + row) * module,
+                                       (run - col) * module, module)
+                        col = run
     return bytes(pdf.output())
