@@ -428,9 +428,10 @@ def order_settle_open(*, order_id: int, now: datetime | None = None) -> PaymentO
     order = PaymentOrder.objects.get(pk=order_id)
     if not order.is_open:
         return order
-    gateway = gateway_for(order.channel) if order.channel != PaymentOrder.Channel.NONE else None
+    # Only an order we sent to its channel exists there; a ``created`` one never reached it.
+    gateway = gateway_for(order.channel) if order.status == Status.PAYING else None
     trade = None
-    if gateway is not None and order.status == Status.PAYING:
+    if gateway is not None:
         try:
             trade = gateway.query(out_trade_no=order.out_trade_no)
         except GatewayError as exc:
@@ -443,7 +444,7 @@ def order_settle_open(*, order_id: int, now: datetime | None = None) -> PaymentO
             return order
     if order.expires_at > now:
         return order
-    if gateway is not None and order.status == Status.PAYING:
+    if gateway is not None:
         try:
             gateway.close(out_trade_no=order.out_trade_no)
         except GatewayError as exc:
