@@ -4,7 +4,8 @@ claim button, the wallet and a coupon's QR.
 Views parse input, call a selector or a service and render. Every page works without
 JavaScript; htmx swaps named partials of the same templates: the offer results and the
 "load more" page (``coupons/customer/offers.html``), the claim box (``coupon.html``), the wallet
-page (``wallet.html``) and the QR, refreshed every 30 s (``wallet_coupon.html``).
+page (``wallet.html``) and the QR, refreshed every 30 s (``wallet_coupon.html``). Both wallet
+pages also hand the phone what it needs for offline codes (``static/coupons/offline.js``).
 """
 
 from __future__ import annotations
@@ -227,6 +228,32 @@ def claim(request: HttpRequest, template_id: int):
 
 # --- The wallet ----------------------------------------------------------------------------
 
+# How many usable coupons the phone keeps for offline codes (the soonest to expire first).
+OFFLINE_COUPONS = 50
+
+
+def _offline_data(request: HttpRequest, now) -> dict:
+    """What the wallet hands this phone for offline codes: the customer's key (made on first
+    need) and their usable coupons. Only over the signed-in session, in a page that is never
+    cached (HTTPS in production)."""
+    secret = services.offline_secret_ensure(customer=request.user)
+    held = selectors.wallet(request.user, "active", now=now)[:OFFLINE_COUPONS]
+    return {
+        "customer": request.user.pk,
+        "secret": secret.secret,
+        "coupons": [
+            {
+                "id": c.pk,
+                "title": c.template.title,
+                "merchant": c.template.merchant.business_name,
+                "value": str(wording.value_label(c.template)),
+                "valid_until": c.valid_until.isoformat(),
+            }
+            for c in held
+        ],
+    }
+
+
 
 @role_required(roles.is_customer, login_url=LOGIN)
 @require_GET
@@ -255,7 +282,11 @@ def wallet(request: HttpRequest):
     }
     if request.htmx and request.htmx.target == "load-more":
         return _vary(render(request, "coupons/customer/wallet.html#wallet-page", context))
-    return _vary(render(request, "coupons/customer/wallet.html", context))
+    if tab == "active":  # the usable coupons, and the key for their offline codes
+        context["offline"] = _offline_data(request, now)
+    response = render(request, "coupons/customer/wallet.html", context)
+    add_never_cache_headers(response)
+    return _vary(response)
 
 
 def qr_svg(data: str) -> str:
@@ -295,6 +326,7 @@ def wallet_coupon(request: HttpRequest, coupon_id: int):
         context["qr_refresh"] = True
         response = render(request, "coupons/customer/wallet_coupon.html#qr", context)
     else:
+        context["offline"] = _offline_data(request, now)
         response = render(request, "coupons/customer/wallet_coupon.html", context)
     add_never_cache_headers(response)
     return _vary(response)
