@@ -25,7 +25,8 @@ ERRORS = {
     ),
     409: OpenApiResponse(
         ErrorSerializer,
-        description="`invalid_transition`, `coupon_already_used`, `coupon_expired`, "
+        description="`invalid_transition`, `coupon_already_used`, `coupon_code_used` (an "
+        "offline code used before, also when that verification was undone), `coupon_expired`, "
         "`coupon_not_usable` (`extra.reason`), `undo_window_passed`",
     ),
 }

@@ -170,8 +170,9 @@ class MerchantCouponSummary(serializers.ModelSerializer):
 
 class MerchantInspectInput(serializers.Serializer):
     """The scanned QR (``token``) or the typed ``code`` (the 18 digits under the customer's QR,
-    or a token a scanner typed); ``store_id`` where it is used. The coupon's permanent code
-    is refused (``invalid_input``): it never expires."""
+    the 20 of the phone's offline code or its QR, or a token a scanner typed); ``store_id``
+    where it is used. The coupon's permanent code is refused (``invalid_input``): it never
+    expires. To confirm an offline code, send that code itself (each verifies once)."""
 
     token = serializers.CharField(required=False, allow_blank=True, max_length=200)
     code = serializers.CharField(required=False, allow_blank=True, max_length=200)
