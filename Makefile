@@ -23,7 +23,7 @@ $(VENV)/.dev: requirements/dev.txt requirements/base.txt | $(BIN)/python
 run: $(VENV)/.base
 	DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py migrate --noinput
 	HOST=$(HOST) PORT=$(PORT) DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py demo_data
-	DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) DJANGO_SETTINGS_MODULE=alliance.settings.local $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite. DATABASE_URL chooses the database (without it: SQLite).
 test: $(VENV)/.dev

@@ -1,7 +1,9 @@
 """The one-command local demo: embedded SQLite, demo data, tasks run eagerly, SMS to the log."""
 
+import os
+
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env, env_bool
+from .base import ALLIANCE_PAYMENT_GATEWAYS, BASE_DIR, env, env_bool
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env("SECRET_KEY", "local-demo-secret-key-not-for-production")  # noqa: S105
@@ -36,3 +38,16 @@ LOGGING = {
         "celery": {"level": "WARNING"},
     },
 }
+
+# Payments in the demo: the sandbox gateway this project serves, reached in-process (so the
+# demo needs no second server), at the address ``make run`` serves (HOST, PORT), which is
+# where the payer's browser is sent.
+_ADDRESS = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+ALLIANCE_PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", _ADDRESS)
+SANDBOX_GATEWAY_BASE_URL = ALLIANCE_PUBLIC_BASE_URL + "/sandbox-gateway"
+ALLIANCE_PAYMENT_GATEWAYS = {
+    channel: {**conf, "base_url": SANDBOX_GATEWAY_BASE_URL, "transport": "inprocess"}
+    for channel, conf in ALLIANCE_PAYMENT_GATEWAYS.items()
+}
+SANDBOX_GATEWAY_NOTIFY_TRANSPORT = "inprocess"
+SANDBOX_GATEWAY_REFUND_DELAY_S = 0.0

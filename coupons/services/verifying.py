@@ -331,6 +331,11 @@ def verification_undo(
     ).first()
     if verification is None:
         raise NotInYourGrid()
+    if verification.idempotency_key.startswith("pay:"):
+        # Used in a payment: its discount is in the payment; refunding it gives the coupon back.
+        raise InvalidTransition(
+            _("This coupon was used in a payment. Refund the payment to give it back.")
+        )
     coupon = (
         Coupon.objects.select_for_update().select_related("template").get(pk=verification.coupon_id)
     )

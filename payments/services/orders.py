@@ -289,10 +289,13 @@ def order_start_payment(*, order_id: int, now: datetime | None = None) -> Paymen
             order.status, order.pay_url = Status.PAYING, prepay.pay_url
             order.save(update_fields=["status", "pay_url", "updated_at"])
             record(order, from_status=Status.CREATED, to_status=Status.PAYING, source="system")
-            from ..tasks import poll_order
+            if not settings.CELERY_TASK_ALWAYS_EAGER:  # the demo: the receipt page asks instead
+                from ..tasks import poll_order
 
-            transaction.on_commit(partial(poll_order.apply_async, kwargs={"order_id": order.pk, "attempt": 0},
-                                          countdown=poll_delay(0)))
+                transaction.on_commit(partial(
+                    poll_order.apply_async, kwargs={"order_id": order.pk, "attempt": 0},
+                    countdown=poll_delay(0),
+                ), robust=True)
     return order
 
 
