@@ -226,42 +226,43 @@ def _refuse_unpayable(trade: Trade) -> None:
         raise ChannelError(400, "PAYERROR", _("This payment failed; please place a new order."))
 
 
-@transaction.atomic
 def trade_pay(*, trade_id: int) -> Trade:
     """The payer confirmed: the trade is paid (SUCCESS, a transaction id, payer_total) and its
     TRANSACTION.SUCCESS notification is queued. Refuses a trade that is not open (paid,
     closed, expired, failed). One conditional update decides between two confirms."""
+    # Expired first, in its own statement: the refusal below must not undo the closing.
     trade = _expire_if_due(Trade.objects.get(pk=trade_id))
     _refuse_unpayable(trade)
-    now = timezone.now()
-    paid = Trade.objects.filter(pk=trade.pk, state__in=OPEN).update(
-        state=Trade.State.SUCCESS,
-        transaction_id=_new_number("4200", now),
-        payer_total_fen=F("total_fen"),
-        paid_at=now,
-        updated_at=now,
-    )
-    trade.refresh_from_db()
-    if not paid:
-        _refuse_unpayable(trade)
-    notifications.notify_trade(trade, event_type="TRANSACTION.SUCCESS", summary="支付成功")
+    with transaction.atomic():
+        now = timezone.now()
+        paid = Trade.objects.filter(pk=trade.pk, state__in=OPEN).update(
+            state=Trade.State.SUCCESS,
+            transaction_id=_new_number("4200", now),
+            payer_total_fen=F("total_fen"),
+            paid_at=now,
+            updated_at=now,
+        )
+        trade.refresh_from_db()
+        if not paid:
+            _refuse_unpayable(trade)
+        notifications.notify_trade(trade, event_type="TRANSACTION.SUCCESS", summary="支付成功")
     return trade
 
 
-@transaction.atomic
 def trade_decline(*, trade_id: int) -> Trade:
     """The payer declined: the trade failed (PAYERROR) and a notification says so. (The real
     channel notifies successes only; the sandbox also tells us of a failure, so our side
     meets that state without polling.) Refuses a trade that is not open."""
     trade = _expire_if_due(Trade.objects.get(pk=trade_id))
     _refuse_unpayable(trade)
-    failed = Trade.objects.filter(pk=trade.pk, state__in=OPEN).update(
-        state=Trade.State.PAYERROR, updated_at=timezone.now()
-    )
-    trade.refresh_from_db()
-    if not failed:
-        _refuse_unpayable(trade)
-    notifications.notify_trade(trade, event_type="TRANSACTION.PAYERROR", summary="支付失败")
+    with transaction.atomic():
+        failed = Trade.objects.filter(pk=trade.pk, state__in=OPEN).update(
+            state=Trade.State.PAYERROR, updated_at=timezone.now()
+        )
+        trade.refresh_from_db()
+        if not failed:
+            _refuse_unpayable(trade)
+        notifications.notify_trade(trade, event_type="TRANSACTION.PAYERROR", summary="支付失败")
     return trade
 
 
