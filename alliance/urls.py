@@ -31,6 +31,7 @@ urlpatterns = [
     path("points/", include("points.urls")),
     path("", include("coupons.urls")),
     path("", include("payments.urls")),
+    path("", include("payments.settlement_urls")),
     # The sandbox payment gateway: stands in for the real channels (refused in production).
     path("sandbox-gateway/", include("sandbox_gateway.urls")),
     # Django admin's own login would skip TOTP and the lock-out: staff sign in in one place.

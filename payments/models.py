@@ -316,3 +316,7 @@ class GatewayNotification(Immutable):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.kind} {self.out_trade_no}: {self.outcome}"
+
+
+# Settlement and reconciliation (payments/models_settlement.py).
+from .models_settlement import *  # noqa: E402, F401, F403

@@ -406,3 +406,19 @@ CELERY_BEAT_SCHEDULE |= {
         "schedule": crontab(minute="*"),
     },
 }
+
+# --- Settlement and reconciliation (payments/settlement_tasks.py) ----------------------------
+# The tasks live outside payments/tasks.py, which autodiscovery imports; name their module.
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "payments.settlement_tasks"]
+CELERY_BEAT_SCHEDULE |= {
+    # T+1: yesterday's batch, after midnight's late notifications have had two hours to land.
+    "payments-settlement-daily": {
+        "task": "payments.settlement_tasks.run_settlement",
+        "schedule": crontab(minute=0, hour=2),
+    },
+    # The channels' statements of yesterday are ready after 09:00 (WeChat Pay's bill time).
+    "payments-reconciliation-daily": {
+        "task": "payments.settlement_tasks.run_reconciliation",
+        "schedule": crontab(minute=0, hour=10),
+    },
+}
