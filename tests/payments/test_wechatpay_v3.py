@@ -32,10 +32,11 @@ def test_create_gives_the_hosted_page_with_our_return_url(gateway):
 
 
 def test_create_is_idempotent_by_out_trade_no(gateway):
-    first = create(gateway, "P202605010002")
-    assert create(gateway, "P202605010002") == first
+    expires_at = timezone.now() + timedelta(minutes=15)
+    first = create(gateway, "P202605010002", expires_at=expires_at)
+    assert create(gateway, "P202605010002", expires_at=expires_at) == first
     with pytest.raises(GatewayError) as refused:
-        create(gateway, "P202605010002", amount_fen=999)
+        create(gateway, "P202605010002", amount_fen=999, expires_at=expires_at)
     assert refused.value.code == "OUT_TRADE_NO_USED" and not refused.value.retryable
 
 
