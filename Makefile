@@ -54,6 +54,8 @@ check-deploy: $(VENV)/.base
 	DJANGO_ALLOWED_HOSTS=alliance.example.com DATABASE_URL=postgres://postgres@127.0.0.1:5432/alliance \
 	DJANGO_CELERY_BROKER_URL=redis://127.0.0.1:6379/0 DJANGO_SMS_BACKEND=accounts.sms.ConsoleBackend \
 	DJANGO_FIELD_ENCRYPTION_KEY=check-deploy-field-key \
+	DJANGO_PUBLIC_BASE_URL=https://alliance.example.com \
+	DJANGO_PAYMENT_GATEWAYS='{"wechat": {"class": "payments.gateways.wechatpay_v3.WechatPayV3Gateway", "base_url": "https://api.mch.weixin.qq.com", "private_key_path": "/etc/alliance/wechat.pem"}}' \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING --settings=alliance.settings.production
 
 clean:

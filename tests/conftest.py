@@ -188,7 +188,7 @@ def desk_page(browser, live_server):
 
 # --- Celery worker -----------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
+def celery_worker_process(django_db_setup, django_db_blocker, live_server):
     """A real ``celery worker`` process on the test database and its own queue.
 
     Tests that use it must commit their data (``transactional_db``) so the worker sees it.
@@ -208,6 +208,11 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     db = connection.settings_dict
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "alliance.settings.test"
+    # What the worker itself schedules (a retry, the sandbox's next notification) stays on
+    # this queue; the sandbox's notifications reach the live server over real HTTP.
+    env["DJANGO_CELERY_TASK_DEFAULT_QUEUE"] = queue
+    env["DJANGO_SANDBOX_NOTIFY_TRANSPORT"] = "http"
+    env["DJANGO_PUBLIC_BASE_URL"] = live_server.url  # notify URLs the worker hands a channel
     if db["ENGINE"].endswith("postgresql"):
         env["DATABASE_URL"] = (
             f"postgres://{db['USER'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

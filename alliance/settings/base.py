@@ -359,6 +359,8 @@ ALLIANCE_PAYMENT_TIMEOUT = timedelta(minutes=15)
 # A refund can be asked for this many days after payment (the channels' own window is a year).
 ALLIANCE_REFUND_WINDOW_DAYS = 365
 
+# The sandbox gateway (sandbox_gateway/) is served at /sandbox-gateway/ except in production.
+SANDBOX_GATEWAY_ENABLED = True
 SANDBOX_KEYS_DIR = BASE_DIR / "sandbox_gateway" / "dev_keys"
 # The sandbox gateway's own base URL (it is served by this project at /sandbox-gateway/).
 SANDBOX_GATEWAY_BASE_URL = env("SANDBOX_GATEWAY_BASE_URL", "http://127.0.0.1:8000/sandbox-gateway")

@@ -1,9 +1,19 @@
 """Production: every secret from the environment; refuses to start without them."""
 
+import json
+
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env, env_required, environ_required, postgres_options
+from .base import (
+    ALLIANCE_PAYMENT_CHANNELS,
+    SANDBOX_KEYS_DIR,
+    env,
+    env_required,
+    environ_required,
+    postgres_options,
+)
 
 DEBUG = False
 SECRET_KEY = env_required("SECRET_KEY")
@@ -38,3 +48,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+
+# Payments: our public address (notify and return URLs) and the real channels, as JSON
+# ``{"wechat": {"class": "payments.gateways.wechatpay_v3.WechatPayV3Gateway", "base_url":
+# "https://api.mch.weixin.qq.com", "sp_mchid": ..., "private_key_path": ..., ...}, ...}``.
+# The sandbox gateway is not served, and a channel keyed with the committed sandbox keys or
+# pointed at the sandbox refuses to start.
+ALLIANCE_PUBLIC_BASE_URL = env_required("PUBLIC_BASE_URL")
+ALLIANCE_PAYMENT_GATEWAYS = json.loads(env_required("PAYMENT_GATEWAYS"))
+SANDBOX_GATEWAY_ENABLED = False
+for _channel, _conf in ALLIANCE_PAYMENT_GATEWAYS.items():
+    _paths = [_conf.get("private_key_path", ""), *(_conf.get("platform_keys") or {}).values()]
+    if any(str(SANDBOX_KEYS_DIR) in str(p) for p in _paths) or "sandbox-gateway" in str(
+        _conf.get("base_url", "")
+    ):
+        raise ImproperlyConfigured(f"payment channel {_channel!r} uses the sandbox")
+ALLIANCE_PAYMENT_CHANNELS = [c for c in ALLIANCE_PAYMENT_CHANNELS if c[0] in ALLIANCE_PAYMENT_GATEWAYS]

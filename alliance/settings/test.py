@@ -32,7 +32,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.gridplaces"]
 # sandbox's real views, headers and signatures, no server), and the sandbox POSTs its
 # notifications to our notify view the same way. Tests with a live server and a real worker
 # switch both to HTTP (tests/payments/test_worker_flow.py; the worker reads the environment).
-ALLIANCE_PUBLIC_BASE_URL = "http://testserver"
+ALLIANCE_PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://testserver")
 SANDBOX_GATEWAY_BASE_URL = "http://testserver/sandbox-gateway"
 ALLIANCE_PAYMENT_GATEWAYS = {
     channel: {**conf, "base_url": SANDBOX_GATEWAY_BASE_URL, "transport": "inprocess"}
@@ -42,3 +42,5 @@ SANDBOX_GATEWAY_NOTIFY_TRANSPORT = env("SANDBOX_NOTIFY_TRANSPORT", "inprocess")
 SANDBOX_GATEWAY_RETRY_SCALE = 0.01
 SANDBOX_GATEWAY_REFUND_DELAY_S = 0.0
 ALLIANCE_PAYMENT_POLL_SCALE = 0.01
+# The worker started by tests/conftest.py sets its own queue here (see there).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
