@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 from payments.gateways import wechatpay_crypto as crypto
 from payments.gateways.base import NotificationRejected
 
-from . import conf, services
+from . import bills, conf, services
 from .models import Bill, Trade
 from .notifications import refund_resource, transaction_resource
 from .services import ChannelError
@@ -224,7 +224,7 @@ def tradebill(request, mchid):
         raise ChannelError(400, "PARAM_ERROR", _("bill_date is YYYY-MM-DD")) from None
     if request.GET.get("bill_type", "ALL") != "ALL" or request.GET.get("tar_type"):
         raise ChannelError(400, "PARAM_ERROR", _("The sandbox makes ALL bills, not compressed"))
-    bill = services.bill_make(
+    bill = bills.bill_make(
         sp_mchid=mchid, sub_mchid=request.GET.get("sub_mchid", ""), bill_date=day
     )
     url = request.build_absolute_uri(reverse("sandbox_gateway:bill_download"))

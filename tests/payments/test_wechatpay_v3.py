@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from payments.gateways import wechatpay_crypto as crypto
 from payments.gateways.base import GatewayError
-from sandbox_gateway import services
+from sandbox_gateway import bills, services
 from sandbox_gateway.conf import DEV_KEYS
 from tests.sandbox_gateway.helpers import RETURN_URL, SUB_MCHID, create, make_gateway
 
@@ -223,7 +223,7 @@ def test_statement_with_a_wrong_hash_is_refused(gateway, settings):
     services.pay(create(gateway, "P202605010015").prepay_id)
     with pytest.MonkeyPatch.context() as patch:
         # The channel's file changes between the signed answer and the download.
-        real = services.bill_make
+        real = bills.bill_make
 
         def tampered(**kwargs):
             bill = real(**kwargs)
@@ -231,7 +231,7 @@ def test_statement_with_a_wrong_hash_is_refused(gateway, settings):
             bill.save()
             return bill
 
-        patch.setattr(services, "bill_make", tampered)
+        patch.setattr(bills, "bill_make", tampered)
         with pytest.raises(GatewayError) as refused:
             gateway.statement(day=timezone.now().astimezone(services.SHANGHAI).date())
     assert refused.value.code == "statement_hash_mismatch" and refused.value.retryable
