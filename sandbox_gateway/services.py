@@ -8,9 +8,9 @@ Every write is here (views and tasks parse and call). Refusals are ``ChannelErro
 channel's own words (HTTP status, WeChat Pay error code, message), which the API views send as
 ``{"code", "message"}``. Notifications are made and delivered in ``notifications``.
 
-Bills are made in ``bills``. Trade states are the channel's: NOTPAY -> USERPAYING (the payer opened the page) -> SUCCESS
-(paid) / PAYERROR (declined) / CLOSED (closed or expired); SUCCESS -> REFUND once a refund is
-accepted. Amounts are integer fen.
+Bills are made in ``bills``. Trade states are the channel's: NOTPAY -> USERPAYING (the payer
+opened the page) -> SUCCESS (paid) / PAYERROR (declined) / CLOSED (closed or expired);
+SUCCESS -> REFUND once a refund is accepted. Amounts are integer fen.
 """
 
 from __future__ import annotations

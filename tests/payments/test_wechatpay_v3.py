@@ -369,3 +369,28 @@ def test_acknowledge_and_reject_as_v3_wants(gateway):
     status, body, content_type = gateway.reject(message="签名错误")
     assert status == 500 and content_type == "application/json"
     assert json.loads(body) == {"code": "FAIL", "message": "签名错误"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_over_http_against_a_live_server(live_server, settings):
+    """The http transport: urllib to a real server, the URL signed as it goes on the wire
+    (a trade number with the channel's '|' and '*')."""
+    settings.SANDBOX_GATEWAY_AUTO_DELIVER = False
+    gateway = make_gateway(transport="http", base_url=f"{live_server.url}/sandbox-gateway")
+    prepay = create(gateway, "P2026|0501*0021", amount_fen=321)
+    assert prepay.pay_url.startswith(f"{live_server.url}/sandbox-gateway/pay/")
+    services.pay(prepay.prepay_id)
+    assert gateway.query(out_trade_no="P2026|0501*0021").amount_fen == 321
+    gateway.refund(
+        out_trade_no="P2026|0501*0021",
+        out_refund_no="R21|1",
+        amount_fen=21,
+        total_fen=321,
+        notify_url="",
+    )
+    assert gateway.refund_query(out_refund_no="R21|1").amount_fen == 21
+    day = timezone.now().astimezone(services.SHANGHAI).date()
+    assert [line.kind for line in gateway.parse_statement(gateway.statement(day=day))] == [
+        "payment",
+        "refund",
+    ]
