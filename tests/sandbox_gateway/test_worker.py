@@ -18,7 +18,9 @@ def test_the_worker_delivers_and_retries(celery_worker_process, settings, receiv
     settings.SANDBOX_GATEWAY_NOTIFY_TRANSPORT = "http"
     receiver = receiver_factory(500, 204)
     gateway = make_gateway()
-    services.pay(create(gateway, "P202605050001", amount_fen=4321, notify_url=receiver.url).prepay_id)
+    services.pay(
+        create(gateway, "P202605050001", amount_fen=4321, notify_url=receiver.url).prepay_id
+    )
     (delivery,) = Delivery.objects.filter(trade__out_trade_no="P202605050001")
     deadline = time.monotonic() + 60
     while Delivery.objects.get(pk=delivery.pk).status != Delivery.Status.DELIVERED:
