@@ -32,8 +32,6 @@ urlpatterns = [
     path("", include("coupons.urls")),
     path("", include("payments.urls")),
     path("", include("payments.settlement_urls")),
-    # The sandbox payment gateway: stands in for the real channels (refused in production).
-    path("sandbox-gateway/", include("sandbox_gateway.urls")),
     # Django admin's own login would skip TOTP and the lock-out: staff sign in in one place.
     path(
         "admin/login/",
@@ -41,6 +39,10 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
 ]
+
+# The sandbox payment gateway stands in for the real channels (not served in production).
+if settings.SANDBOX_GATEWAY_ENABLED:
+    urlpatterns.append(path("sandbox-gateway/", include("sandbox_gateway.urls")))
 
 # Uploaded files in the local demo only (DEBUG); production serves them from its storage.
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

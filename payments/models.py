@@ -90,11 +90,17 @@ class OrderStatus(models.TextChoices):
     REFUNDED = "refunded", pgettext_lazy("payment", "Refunded")
 
 
+class OrderKind(models.TextChoices):
+    PAYMENT = "payment", _("Payment at a store")
+    VOUCHER = "voucher", _("Paid voucher bought")
+
+
 class PaymentOrder(models.Model):
     """One payment at a store (or the purchase of a paid voucher)."""
 
     Status = OrderStatus
     Channel = Channel
+    Kind = OrderKind
 
     OPEN = (OrderStatus.CREATED, OrderStatus.PAYING)
     PAID_STATES = (OrderStatus.PAID, OrderStatus.PARTLY_REFUNDED, OrderStatus.REFUNDED)
@@ -108,6 +114,15 @@ class PaymentOrder(models.Model):
     )
     customer = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.PAYMENT)
+    # A paid voucher bought: its template (one taken from its stock while unpaid) and, once
+    # paid, the coupon issued to the buyer.
+    voucher_template = models.ForeignKey(
+        "coupons.CouponTemplate", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    voucher_coupon = models.OneToOneField(
+        "coupons.Coupon", on_delete=models.PROTECT, null=True, blank=True, related_name="purchase"
     )
 
     gross_fen = models.PositiveIntegerField(_("amount (fen)"))
@@ -169,6 +184,13 @@ class PaymentOrder(models.Model):
             models.UniqueConstraint(fields=["idempotency_key"], name="payment_key_unique"),
             models.CheckConstraint(condition=_in("status", OrderStatus), name="payment_status_valid"),
             models.CheckConstraint(condition=_in("channel", Channel), name="payment_channel_valid"),
+            models.CheckConstraint(condition=_in("kind", OrderKind), name="payment_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind="payment", voucher_template__isnull=True)
+                | Q(kind="voucher", voucher_template__isnull=False, customer__isnull=False,
+                    coupon_verification__isnull=True, points_used=0),
+                name="payment_voucher_has_template",
+            ),
             models.CheckConstraint(condition=Q(gross_fen__gt=0), name="payment_gross_positive"),
             models.CheckConstraint(
                 condition=Q(

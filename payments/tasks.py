@@ -38,3 +38,27 @@ def submit_refund(self, *, refund_id: int) -> None:
         refund_services.refund_submit(refund_id=refund_id)
     except GatewayError as exc:
         raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+
+
+@shared_task
+def refund_expired_vouchers() -> int:
+    """Every 5 minutes (beat): paid vouchers that expired unused are refunded automatically."""
+    return refund_services.vouchers_refund_expired()
+
+
+@shared_task
+def resubmit_stale_refunds() -> int:
+    """Every 10 minutes (beat): a refund still ``pending`` a few minutes after it was asked
+    (its task was lost: the broker was down at the commit) is sent to its channel again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import Refund
+
+    stale = Refund.objects.filter(
+        status=Refund.Status.PENDING, created_at__lt=timezone.now() - timedelta(minutes=5)
+    ).values_list("pk", flat=True)[:200]
+    for refund_id in stale:
+        submit_refund.delay(refund_id=refund_id)
+    return len(stale)

@@ -403,6 +403,14 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "payments.tasks.close_expired_orders",
         "schedule": crontab(minute="*"),
     },
+    "payments-refund-expired-vouchers": {
+        "task": "payments.tasks.refund_expired_vouchers",
+        "schedule": crontab(minute="2-59/5"),  # after the coupons' expiry job (every 5 minutes)
+    },
+    "payments-resubmit-stale-refunds": {
+        "task": "payments.tasks.resubmit_stale_refunds",
+        "schedule": crontab(minute="*/10"),
+    },
     "sandbox-gateway-deliver-due": {
         "task": "sandbox_gateway.tasks.deliver_due",
         "schedule": crontab(minute="*"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -172,3 +173,98 @@ def coupon_release_from_payment(
         reason=reason[:200],
     )
     return True
+
+
+# --- Paid vouchers (代金券) bought through the unified payment -------------------------------
+# The order takes one from the template's stock when it is created (so a voucher that sold out
+# is refused before anybody pays) and gives it back if it fails or closes; the coupon itself is
+# issued only once the payment is paid (``voucher_issue``).
+
+
+def voucher_take_stock(
+    *, customer_id: int, template_id: int, pending: int, now: datetime | None = None
+) -> CouponTemplate:
+    """Reserve one voucher of ``template_id`` for a purchase. In the caller's transaction;
+    locks the template row. Refuses a template that is not bought (``coupon_not_claimable``),
+    not live now, sold out, or a customer whose coupons of it plus ``pending`` unpaid purchases
+    reach the per-customer limit (``coupon_limit_reached``)."""
+    from ..errors import CouponLimitReached
+    from .claiming import refusal
+
+    now = now or timezone.now()
+    template = (
+        CouponTemplate.objects.select_for_update(of=("self",)).select_related("merchant")
+        .filter(pk=template_id).first()
+    )
+    if template is None or template.status == CouponTemplate.Status.DRAFT:
+        raise CouponNotFound()
+    reason = refusal(template, now=now, obtain=(CouponTemplate.Obtain.PURCHASE,))
+    if reason is not None:
+        raise reason()
+    held = Coupon.objects.filter(template=template, customer_id=customer_id).count()
+    if held + pending >= template.per_customer_limit:
+        raise CouponLimitReached(extra={"limit": template.per_customer_limit})
+    if CouponTemplate.objects.filter(pk=template.pk, stock_left__gt=0).update(
+        stock_left=F("stock_left") - 1
+    ) != 1:
+        from ..errors import CouponOutOfStock
+
+        raise CouponOutOfStock()
+    return template
+
+
+def voucher_return_stock(*, template_id: int) -> None:
+    """Give back the one a purchase took (it failed or closed). In the caller's transaction."""
+    CouponTemplate.objects.filter(pk=template_id, stock_left__lt=F("total_stock")).update(
+        stock_left=F("stock_left") + 1
+    )
+
+
+def voucher_issue(
+    *, customer_id: int, template_id: int, order_number: str, now: datetime | None = None
+) -> Coupon:
+    """The bought voucher, issued to its buyer once the payment is paid (stock was taken when
+    the order was made). In the caller's transaction; idempotent by the order (its claim key).
+    Raises ``coupon_limit_reached`` if the buyer already holds the limit (two purchases paid
+    at once): the payment then refunds that one."""
+    from ..errors import CouponLimitReached
+    from .claiming import new_code, validity_of
+
+    now = now or timezone.now()
+    key = f"{PAYMENT_KEY_PREFIX}{order_number}"
+    existing = Coupon.objects.filter(customer_id=customer_id, claim_key=key).first()
+    if existing is not None:
+        return existing
+    template = CouponTemplate.objects.select_for_update(of=("self",)).get(pk=template_id)
+    held = Coupon.objects.filter(template=template, customer_id=customer_id).count()
+    if held >= template.per_customer_limit:
+        raise CouponLimitReached(extra={"limit": template.per_customer_limit})
+    valid_from, valid_until = validity_of(template, claimed_at=now)
+    coupon = Coupon.objects.create(
+        template=template, customer_id=customer_id, code=new_code(), slot=held + 1,
+        claim_key=key, claimed_at=now, valid_from=valid_from, valid_until=valid_until,
+    )
+    CouponEvent.objects.create(coupon=coupon, actor_id=customer_id, from_status="",
+                               to_status=Status.ISSUED, reason=f"bought, payment {order_number}")
+    return coupon
+
+
+def voucher_refund(*, coupon_id: int, reason: str, now: datetime | None = None) -> Coupon:
+    """An unused bought voucher is refunded: issued (or expired) -> refunded, so it can no
+    longer be used while its money goes back. In the caller's transaction; locks the coupon.
+    Refuses a voucher already used (``coupon_already_used``)."""
+    now = now or timezone.now()
+    coupon = Coupon.objects.select_for_update(of=("self",)).filter(pk=coupon_id).first()
+    if coupon is None:
+        raise CouponNotFound()
+    if coupon.status == Status.REFUNDED:
+        return coupon
+    if coupon.status not in (Status.ISSUED, Status.EXPIRED):
+        raise CouponAlreadyUsed()
+    Coupon.objects.filter(pk=coupon.pk, status=coupon.status).update(
+        status=Status.REFUNDED, closed_at=now
+    )
+    CouponEvent.objects.create(coupon=coupon, actor_id=None, from_status=coupon.status,
+                               to_status=Status.REFUNDED, reason=reason[:200])
+    coupon.status = Status.REFUNDED
+    return coupon

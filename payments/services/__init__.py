@@ -4,6 +4,7 @@ from .notifications import notification_receive
 from .orders import (
     PaymentMismatch,
     order_apply_trade,
+    order_buy_voucher,
     order_create,
     order_settle_open,
     order_start_payment,
@@ -11,12 +12,13 @@ from .orders import (
     points_cap,
 )
 from .qrs import qr_for_store, qr_one_off_create
-from .refunds import refund_apply_state, refund_request, refund_submit
+from .refunds import refund_apply_state, refund_request, refund_submit, vouchers_refund_expired
 
 __all__ = [
     "PaymentMismatch",
     "notification_receive",
     "order_apply_trade",
+    "order_buy_voucher",
     "order_create",
     "order_settle_open",
     "order_start_payment",
@@ -27,4 +29,5 @@ __all__ = [
     "refund_apply_state",
     "refund_request",
     "refund_submit",
+    "vouchers_refund_expired",
 ]

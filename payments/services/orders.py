@@ -26,6 +26,9 @@ from coupons.services.paying import (
     coupon_release_from_payment,
     coupon_use_for_payment,
     discount_fen,
+    voucher_issue,
+    voucher_return_stock,
+    voucher_take_stock,
 )
 from points.errors import NoEarnRate
 from points.models import JournalLine
@@ -241,6 +244,51 @@ def _same_request(order: PaymentOrder, *, customer, qr_token: str, gross_fen) ->
     return order
 
 
+@transaction.atomic(durable=True)
+def order_buy_voucher(
+    *, customer, template_id: int, channel: str, idempotency_key: str,
+    now: datetime | None = None,
+) -> PaymentOrder:
+    """An order to buy a paid voucher (代金券) at its price, paid like any payment.
+
+    Atomic and idempotent by ``idempotency_key``. Takes one voucher from the template's stock
+    at once (locks the template; refuses sold out, not on sale, or the customer at the limit
+    counting unpaid purchases), so nobody pays for a voucher that is not there; failing or
+    closing gives it back. The coupon is issued when the payment is paid.
+    """
+    now = now or timezone.now()
+    key = check_key(idempotency_key)
+    if not roles.is_customer(customer):
+        raise Forbidden(_("Sign in as a customer to buy vouchers."))
+    existing = PaymentOrder.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        if existing.customer_id != customer.pk or existing.voucher_template_id != template_id:
+            raise IdempotencyKeyReused()
+        return existing
+    if channel not in channel_codes():
+        raise InvalidInput({"channel": _("Choose how to pay.")})
+    pending = PaymentOrder.objects.filter(
+        customer=customer, voucher_template_id=template_id, status__in=PaymentOrder.OPEN
+    ).count()
+    template = voucher_take_stock(customer_id=customer.pk, template_id=template_id,
+                                  pending=pending, now=now)
+    if template.merchant.status != "active":
+        raise MerchantNotAccepting()
+    store = template.stores.order_by("pk").first()
+    if store is None or template.price_fen <= 0:
+        raise MerchantNotAccepting()
+    order = PaymentOrder.objects.create(
+        out_trade_no=new_number("P", now=now), idempotency_key=key,
+        kind=PaymentOrder.Kind.VOUCHER, voucher_template=template,
+        merchant=template.merchant, store=store, customer=customer,
+        gross_fen=template.price_fen, amount_fen=template.price_fen, channel=channel,
+        expires_at=now + settings.ALLIANCE_PAYMENT_TIMEOUT,
+    )
+    record(order, to_status=Status.CREATED, source="customer", actor=customer,
+           reason=f"voucher {template.pk}")
+    return order
+
+
 def return_url_for(order: PaymentOrder) -> str:
     from django.urls import reverse
 
@@ -359,9 +407,28 @@ def _mark_paid(order: PaymentOrder, *, transaction_id: str, paid_at: datetime, s
     order.fee_fen = fee_for(order.amount_fen, order.fee_rate_bp)
     if order.customer_id:
         order.points_earn_entry_id, order.points_earned = _earn(order, now=now)
+    issue_failed = None
+    if order.kind == PaymentOrder.Kind.VOUCHER:
+        try:
+            with transaction.atomic():
+                order.voucher_coupon = voucher_issue(
+                    customer_id=order.customer_id, template_id=order.voucher_template_id,
+                    order_number=order.out_trade_no, now=now,
+                )
+        except ApplicationError as exc:  # the buyer reached the limit meanwhile
+            issue_failed = exc
     order.save(update_fields=["status", "paid_at", "transaction_id", "fee_rate_bp", "fee_fen",
-                              "points_earn_entry_id", "points_earned", "updated_at"])
+                              "points_earn_entry_id", "points_earned", "voucher_coupon",
+                              "updated_at"])
     record(order, from_status=from_status, to_status=Status.PAID, source=source)
+    if issue_failed is not None:
+        from .refunds import refund_create_within
+
+        refund_create_within(
+            order=order, amount_fen=order.amount_fen, idempotency_key="voucher-not-issued",
+            reason=str(_("The voucher could not be issued: refunded automatically.")),
+            actor=None, automatic=True, now=now,
+        )
 
 
 def _earn(order: PaymentOrder, *, now) -> tuple[int | None, int]:
@@ -396,6 +463,8 @@ def _release(order: PaymentOrder, *, to_status: str, source: str, now, reason) -
             now=now,
         )
         order.points_returned = order.points_used
+    if order.kind == PaymentOrder.Kind.VOUCHER:
+        voucher_return_stock(template_id=order.voucher_template_id)
     order.status, order.closed_at = to_status, now
     order.save(update_fields=["status", "closed_at", "points_returned", "updated_at"])
     record(order, from_status=from_status, to_status=to_status, source=source, reason=str(reason))

@@ -24,8 +24,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
 from alliance.errors import NotFound
+from coupons.errors import CouponAlreadyUsed
 from coupons.models import Verification
-from coupons.services.paying import coupon_release_from_payment
+from coupons.services.paying import coupon_release_from_payment, voucher_refund
 from merchants.services._common import membership_of
 from points.services import points_refund_spend_within, points_reverse_earn_within
 from points.services.tiers import evaluate_tier, record_spending
@@ -48,8 +49,17 @@ Status = PaymentOrder.Status
 
 def _refunder_may(actor, order: PaymentOrder) -> None:
     """The merchant's owner refunds its own payments; head office any (a cashier: 403;
-    another merchant's payment: 404)."""
+    another merchant's payment: 404). The buyer of a paid voucher that is refundable while
+    unused asks for its refund themselves."""
     if roles.is_head_office(actor):
+        return
+    if (
+        order.kind == PaymentOrder.Kind.VOUCHER
+        and roles.is_customer(actor)
+        and order.customer_id == actor.pk
+    ):
+        if not order.voucher_template.refund_any_time:
+            raise RefundNotAllowed(_("This voucher cannot be refunded."))
         return
     try:
         membership_of(actor, merchant_id=order.merchant_id, owner=True)
@@ -111,6 +121,15 @@ def refund_create_within(
     zero_cash = order.amount_fen == 0
     if zero_cash and amount_fen != 0 or not zero_cash and not 0 < amount_fen <= order.refundable_fen:
         raise RefundExceedsPaid(extra={"refundable_fen": order.refundable_fen})
+    if order.kind == PaymentOrder.Kind.VOUCHER:
+        # A voucher is refunded whole and only while unused: it is taken out of use now.
+        if amount_fen != order.amount_fen:
+            raise RefundNotAllowed(_("A voucher is refunded in full or not at all."))
+        if order.voucher_coupon_id:
+            try:
+                voucher_refund(coupon_id=order.voucher_coupon_id, reason=reason, now=now)
+            except CouponAlreadyUsed:
+                raise RefundNotAllowed(_("This voucher has been used.")) from None
     try:
         with transaction.atomic():
             refund = Refund.objects.create(
@@ -249,3 +268,29 @@ def _apply_success(order: PaymentOrder, refund: Refund, *, refund_id: str, now) 
                               "points_reversed", "updated_at"])
     record(order, from_status=from_status, to_status=order.status, source="gateway",
            reason=f"refund {no}")
+
+
+def vouchers_refund_expired(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Refund automatically the paid vouchers that expired unused, where the voucher says so
+    (``refund_on_expiry``): the beat job, after the coupons' expiry job. Each in its own
+    transaction; idempotent (one automatic refund per order). Returns how many."""
+    now = now or timezone.now()
+    ids = list(
+        PaymentOrder.objects.filter(
+            kind=PaymentOrder.Kind.VOUCHER, status=Status.PAID,
+            voucher_coupon__status="expired", voucher_template__refund_on_expiry=True,
+        ).values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    for order_id in ids:
+        with transaction.atomic(durable=True):
+            order = lock_order(order_id=order_id)
+            if order.status != Status.PAID or order.refunds.filter(idempotency_key="expired").exists():
+                continue
+            refund_create_within(
+                order=order, amount_fen=order.amount_fen, idempotency_key="expired",
+                reason=str(_("The voucher expired unused: refunded automatically.")),
+                actor=None, automatic=True, now=now,
+            )
+            done += 1
+    return done
