@@ -9,6 +9,7 @@ app_name = "payments"
 urlpatterns = [
     path("pay/<str:token>/", customer.pay, name="pay"),
     path("pay/orders/<str:out_trade_no>/", customer.receipt, name="receipt"),
+    path("pay/vouchers/<int:template_id>/", customer.buy_voucher, name="buy_voucher"),
     path("merchant/payments/", merchant.takings, name="merchant_takings"),
     path("merchant/payments/live/", merchant.takings_live, name="merchant_takings_live"),
     path("merchant/payments/qr/", merchant.qr_codes, name="merchant_qr"),

@@ -170,3 +170,37 @@ def receipt(request: HttpRequest, out_trade_no: str):
     if request.htmx:
         template += "#status"
     return render(request, template, {"order": order, "pending_days": settings.ALLIANCE_POINTS_PENDING_DAYS})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def buy_voucher(request: HttpRequest, template_id: int):
+    """Buy a paid voucher (代金券): its price, a channel, then the channel's page."""
+    from django.contrib.auth.views import redirect_to_login
+
+    from coupons.selectors.customer import template_for_customer
+
+    if not roles.is_customer(request.user):
+        return redirect_to_login(request.get_full_path(), reverse("accounts:login"))
+    try:
+        template = template_for_customer(template_id)
+    except ApplicationError as exc:
+        return render(request, "payments/customer/qr_refused.html", {"message": exc.message},
+                      status=exc.status)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            order = services.order_buy_voucher(
+                customer=request.user, template_id=template.pk,
+                channel=request.POST.get("channel", ""), idempotency_key=request.POST.get("key", ""),
+            )
+            if order.status == PaymentOrder.Status.CREATED:
+                order = services.order_start_payment(order_id=order.pk)
+            return redirect(order.pay_url)
+        except ApplicationError as exc:
+            error, status = exc.message, exc.status
+    return render(request, "payments/customer/buy_voucher.html", {
+        "template": template, "error": error, "channels": settings.ALLIANCE_PAYMENT_CHANNELS,
+        "channel": request.POST.get("channel") or settings.ALLIANCE_PAYMENT_CHANNELS[0][0],
+        "key": request.POST.get("key") or uuid.uuid4().hex,
+    }, status=status)
