@@ -115,10 +115,13 @@ def _diff(kind, line_kind, *, line: StatementLine | None = None, order=None, ref
     )
 
 
-def compare(*, day: date, channel: str, lines: list[StatementLine]) -> list[ReconciliationDifference]:
+def compare(
+    *, day: date, channel: str, lines: list[StatementLine], ours: OurSide | None = None
+) -> list[ReconciliationDifference]:
     """Every difference between ``lines`` (a parsed statement of ``day`` and ``channel``) and
-    our records (unsaved rows, in the statement's order, then what only we have). Reads only."""
-    ours = our_side(day=day, channel=channel)
+    our records (``ours``, read if not given): unsaved rows, in the statement's order, then
+    what only we have. Reads only."""
+    ours = ours or our_side(day=day, channel=channel)
     payments, refunds = dict(ours.payments), dict(ours.refunds)
     start, end = day_bounds(day)
     diffs: list[ReconciliationDifference] = []
@@ -175,8 +178,8 @@ def compare(*, day: date, channel: str, lines: list[StatementLine]) -> list[Reco
             continue
         refund = elsewhere_refunds.get(line.out_refund_no)
         if refund is None:
-            diffs.append(_diff(Kind.MISSING_OURS, "refund", line=line,
-                               order=elsewhere_orders.get(line.out_trade_no)))
+            order = ours.payments.get(line.out_trade_no) or elsewhere_orders.get(line.out_trade_no)
+            diffs.append(_diff(Kind.MISSING_OURS, "refund", line=line, order=order))
             continue
         mine = dict(refund=refund, our_amount=refund.amount_fen, our_status=refund.status,
                     our_at=refund.succeeded_at)
@@ -227,8 +230,8 @@ def reconciliation_record(
         diffs, status = [], ReconciliationRun.Status.FAILED
         ours = OurSide({}, {})
     else:
-        diffs = compare(day=day, channel=channel, lines=lines)
         ours = our_side(day=day, channel=channel)
+        diffs = compare(day=day, channel=channel, lines=lines, ours=ours)
         status = ReconciliationRun.Status.DIFFERENCES if diffs else ReconciliationRun.Status.MATCHED
     runs = ReconciliationRun.objects.filter(day=day, channel=channel)
     latest = runs.order_by("-attempt").first()

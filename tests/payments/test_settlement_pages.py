@@ -62,6 +62,8 @@ def test_the_owner_sees_its_settlements_and_statement(client, owner, mine, day_d
     assert "¥113.84" in body and "**** 0123" in body  # the payout; the account masked
     assert "6222 0212 3456 7890 123" not in body
     assert 'id="statement-rules"' in body
+    # Chinese first (the default language), through the translations.
+    assert "结算对账单" in body and "累计退款比例" in body and "向下取整" in body
 
 
 def test_the_statement_as_csv(client, owner, mine, day_d):  # noqa: F811
