@@ -117,9 +117,11 @@ class Gateway(Protocol):
         """Open a trade on the channel; idempotent by ``out_trade_no`` on the channel's side
         (the same number twice gives the same prepay, or an error saying it exists)."""
 
-    def query(self, *, out_trade_no: str) -> TradeState: ...
+    # ``account`` (the sub-merchant: our merchant's code) on every call about a trade: partner
+    # mode needs it to find the trade.
+    def query(self, *, out_trade_no: str, account: str = "") -> TradeState: ...
 
-    def close(self, *, out_trade_no: str) -> None:
+    def close(self, *, out_trade_no: str, account: str = "") -> None:
         """Close an unpaid trade so it can no longer be paid. Closing a closed trade is fine;
         closing a paid one raises ``GatewayError(code="trade_paid", retryable=False)``."""
 
@@ -132,11 +134,12 @@ class Gateway(Protocol):
         total_fen: int,
         notify_url: str,
         reason: str = "",
+        account: str = "",
     ) -> RefundState:
         """Ask for a refund; asynchronous (usually ``processing``), idempotent by
         ``out_refund_no``."""
 
-    def refund_query(self, *, out_refund_no: str) -> RefundState: ...
+    def refund_query(self, *, out_refund_no: str, account: str = "") -> RefundState: ...
 
     def statement(self, *, day: date, account: str = "") -> str:
         """The channel's statement file (CSV text) of ``day`` (the channel's local day, Asia/

@@ -497,7 +497,7 @@ def order_settle_open(*, order_id: int, now: datetime | None = None) -> PaymentO
     expired: then it is closed here, and a payment that still comes is a late payment.
     """
     now = now or timezone.now()
-    order = PaymentOrder.objects.get(pk=order_id)
+    order = PaymentOrder.objects.select_related("merchant").get(pk=order_id)
     if not order.is_open:
         return order
     # Only an order we sent to its channel exists there; a ``created`` one never reached it.
@@ -505,7 +505,7 @@ def order_settle_open(*, order_id: int, now: datetime | None = None) -> PaymentO
     trade = None
     if gateway is not None:
         try:
-            trade = gateway.query(out_trade_no=order.out_trade_no)
+            trade = gateway.query(out_trade_no=order.out_trade_no, account=order.merchant.code)
         except GatewayError as exc:
             log.info("payment %s: query failed: %s", order.out_trade_no, exc)
     if trade is not None and trade.status in ("paid", "failed", "closed"):
@@ -518,11 +518,11 @@ def order_settle_open(*, order_id: int, now: datetime | None = None) -> PaymentO
         return order
     if gateway is not None:
         try:
-            gateway.close(out_trade_no=order.out_trade_no)
+            gateway.close(out_trade_no=order.out_trade_no, account=order.merchant.code)
         except GatewayError as exc:
             if exc.code == "trade_paid":  # paid in the meantime: the query will say so
                 try:
-                    trade = gateway.query(out_trade_no=order.out_trade_no)
+                    trade = gateway.query(out_trade_no=order.out_trade_no, account=order.merchant.code)
                     return order_apply_trade(trade=trade, source="gateway", now=now)[0]
                 except (GatewayError, PaymentMismatch):
                     return order

@@ -159,7 +159,7 @@ def refund_submit(*, refund_id: int, now: datetime | None = None) -> Refund:
     """Ask the channel for the refund (outside any transaction), then apply its answer. A
     channel that cannot be reached raises ``GatewayError`` (the task retries); one that
     refuses fails the refund and frees its amount."""
-    refund = Refund.objects.select_related("order").get(pk=refund_id)
+    refund = Refund.objects.select_related("order", "order__merchant").get(pk=refund_id)
     if refund.status not in (Refund.Status.PENDING, Refund.Status.PROCESSING):
         return refund
     order = refund.order
@@ -168,6 +168,7 @@ def refund_submit(*, refund_id: int, now: datetime | None = None) -> Refund:
             out_trade_no=order.out_trade_no, out_refund_no=refund.out_refund_no,
             amount_fen=refund.amount_fen, total_fen=order.amount_fen,
             notify_url=notify_url_for(order.channel), reason=refund.reason,
+            account=order.merchant.code,
         )
     except GatewayError as exc:
         if exc.retryable:
