@@ -59,7 +59,8 @@ def refund_on_channel(owner, order, amount_fen, *, settle=True):
     refund = services.refund_submit(refund_id=refund.pk)
     if settle:
         sandbox.refunds_settle_due()
-        state = gateway_for("wechat").refund_query(out_refund_no=refund.out_refund_no)
+        state = gateway_for("wechat").refund_query(out_refund_no=refund.out_refund_no,
+                                                   account=order.merchant.code)
         refund, _ = services.refund_apply_state(state=state, source="gateway")
         assert refund.status == "succeeded"
     return refund
