@@ -208,10 +208,25 @@ class Command(BaseCommand):
         from accounts import sms
 
         sms.outbox.clear()  # the demo applicants' notifications, not worth printing
+        pay_path = self._payments()
         self._print_logins(logins)
+        self.stdout.write(f"  pay at the tea house (its store QR opens): {pay_path}")
         self.stdout.write(
             "  merchants: " + ", ".join(f"{state} {n}" for state, n in counts.items())
         )
+
+    def _payments(self) -> str:
+        """An earning rate (1 point a yuan) so that payments earn points, and the tea house's
+        store QR; returns the pay page that QR opens."""
+        from merchants.models import MerchantStaff as Staff
+        from payments.services import qr_for_store
+        from points.models import EarnRate
+
+        if not EarnRate.objects.exists():
+            EarnRate.objects.create(points_per_yuan=1, valid_from=timezone.now() - timedelta(days=365))
+        merchant = Staff.objects.get(user__phone=OWNER_PHONE).merchant
+        qr = qr_for_store(store=merchant.stores.order_by("pk").first())
+        return reverse("payments:pay", args=[qr.token])
 
     def _print_logins(self, logins) -> None:
         out = self.stdout
