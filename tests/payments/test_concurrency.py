@@ -107,3 +107,36 @@ def test_refunds_at_once_never_pass_what_was_paid(payer, qr, owner, earn_rate):
     assert set(results) == {"ok", "refund_exceeds_paid"}
     order.refresh_from_db()
     assert order.refund_pending_fen == 9000
+
+
+def test_a_hundred_duplicate_notifications_over_http_at_once_pay_once(
+    settings, live_server, payer, qr, coupon, earn_rate
+):
+    """The sandbox sends the paid notification 100 times (signed, over HTTP to the live
+    server's notify URL), all at once from 40 threads: one paid transition, one points award,
+    one coupon verification; every copy is answered success and recorded."""
+    from payments.models import GatewayNotification
+    from sandbox_gateway import services as sandbox
+    from sandbox_gateway.models import Delivery
+    from sandbox_gateway.notifications import delivery_attempt
+
+    settings.ALLIANCE_PUBLIC_BASE_URL = live_server.url
+    settings.SANDBOX_GATEWAY_AUTO_DELIVER = False
+    settings.SANDBOX_GATEWAY_NOTIFY_TRANSPORT = "http"
+    order = create(payer, qr, 12_000, coupon_id=coupon.pk, points=3000)
+    order = services.order_start_payment(order_id=order.pk)
+    sandbox.misbehave(order.out_trade_no, duplicate=99)
+    sandbox.pay(order.out_trade_no)
+    ids = list(Delivery.objects.filter(trade__out_trade_no=order.out_trade_no)
+               .values_list("pk", flat=True))
+    assert len(ids) == 100
+    results = run_concurrently([lambda i=i: delivery_attempt(delivery_id=i) for i in ids])
+    assert results == ["ok"] * 100
+    assert Delivery.objects.filter(pk__in=ids, status="delivered").count() == 100
+    outcomes = list(GatewayNotification.objects.filter(order=order)
+                    .values_list("outcome", flat=True))
+    assert sorted(outcomes) == ["applied"] + ["duplicate"] * 99
+    assert OrderEvent.objects.filter(order=order, to_status="paid").count() == 1
+    assert JournalEntry.objects.filter(kind="earn", reference_id=order.pk).count() == 1
+    assert Verification.objects.filter(coupon=coupon, undone_at__isnull=True).count() == 1
+    assert balance(payer) == (2000, 70)
