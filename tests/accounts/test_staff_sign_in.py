@@ -111,14 +111,7 @@ def test_an_unknown_username_gets_the_same_answer(client, staff_officer):
 
 
 # --- Production settings -------------------------------------------------------------------------
-PRODUCTION_ENV = {
-    "DJANGO_SECRET_KEY": "a-long-random-production-secret-for-the-settings-test-0123456789",
-    "DJANGO_ALLOWED_HOSTS": "alliance.example.com",
-    "DATABASE_URL": "postgres://alliance@db.example.com:5432/alliance",
-    "DJANGO_CELERY_BROKER_URL": "redis://redis.example.com:6379/0",
-    "DJANGO_SMS_BACKEND": "accounts.sms.ConsoleBackend",
-    "DJANGO_FIELD_ENCRYPTION_KEY": "a-production-field-encryption-secret",
-}
+from tests.alliance.test_settings import PRODUCTION_ENV  # noqa: E402  (one list of secrets)
 
 
 def import_production(monkeypatch, env: dict):

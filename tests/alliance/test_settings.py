@@ -1,5 +1,6 @@
 """Production settings: pass Django's deployment checks when configured, refuse to start when not."""
 
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,11 @@ PRODUCTION_ENV = {
     "DJANGO_CELERY_BROKER_URL": "redis://cache.internal:6379/0",
     "DJANGO_SMS_BACKEND": "accounts.sms.ConsoleBackend",
     "DJANGO_FIELD_ENCRYPTION_KEY": "a-production-field-encryption-secret",
+    "DJANGO_PUBLIC_BASE_URL": "https://alliance.example.com",
+    "DJANGO_PAYMENT_GATEWAYS": json.dumps({"wechat": {
+        "class": "payments.gateways.wechatpay_v3.WechatPayV3Gateway",
+        "base_url": "https://api.mch.weixin.qq.com", "private_key_path": "/etc/alliance/wechat.pem",
+    }}),
 }
 
 
@@ -90,3 +96,32 @@ def test_a_hot_statement_without_prepared_statements_uses_djangos_cursor(monkeyp
         cursor.execute("SELECT 1")
         assert cursor.fetchone()[0] == 1
         assert not isinstance(cursor.cursor, _PreparedCursor)
+
+
+SANDBOX_KEY = str(ROOT / "sandbox_gateway" / "dev_keys" / "merchant_private.pem")
+
+
+@pytest.mark.parametrize(
+    "channel",
+    [
+        {"base_url": "https://api.mch.weixin.qq.com", "private_key_path": SANDBOX_KEY},
+        {"base_url": "https://alliance.example.com/sandbox-gateway", "private_key_path": "/k.pem"},
+    ],
+)
+def test_production_refuses_a_channel_on_the_sandbox_or_its_keys(channel):
+    gateways = json.dumps({"wechat": {"class": "payments.gateways.wechatpay_v3.WechatPayV3Gateway",
+                                      **channel}})
+    out = manage("check", env={**PRODUCTION_ENV, "DJANGO_PAYMENT_GATEWAYS": gateways})
+    assert out.returncode != 0
+    assert "payment channel 'wechat' uses the sandbox" in out.stderr
+
+
+def test_production_serves_no_sandbox_and_offers_only_its_channels():
+    probe = ("from django.urls import resolve, Resolver404\n"
+             "from django.conf import settings\n"
+             "try:\n resolve('/sandbox-gateway/v3/pay/partner/transactions/h5'); print('served')\n"
+             "except Resolver404: print('not served')\n"
+             "print([c for c, _ in settings.ALLIANCE_PAYMENT_CHANNELS])")
+    out = manage("shell", "-v", "0", "-c", probe, env=PRODUCTION_ENV)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["not served", "['wechat']"]
