@@ -236,8 +236,16 @@ def order_create(
 
 
 def _same_request(order: PaymentOrder, *, customer, qr_token: str, gross_fen) -> PaymentOrder:
+    """The order a retried request made, if it is this request (same payer, same QR, same
+    bill); ``idempotency_key_reused`` for anything else."""
     same_payer = order.customer_id == (customer.pk if customer else None)
-    same_qr = (order.qr.token if order.qr_id else None) in (None, (qr_token or "").strip())
+    token = (qr_token or "").strip()
+    if order.qr_id is not None:
+        same_qr = order.qr.token == token
+    else:  # a store's static QR (not kept on the order): the same store's
+        same_qr = PaymentQR.objects.filter(
+            token=token, store_id=order.store_id, kind=PaymentQR.Kind.STATIC
+        ).exists()
     same_bill = order.qr_id is not None or gross_fen == order.gross_fen
     if not (same_payer and same_qr and same_bill):
         raise IdempotencyKeyReused()

@@ -75,6 +75,14 @@ def test_the_same_key_gives_the_same_order_and_another_payer_is_refused(payer, q
     assert code(exc) == "idempotency_key_reused"
 
 
+def test_a_key_reused_at_another_store_is_refused(payer, qr, other_qr):
+    k = key("order")
+    create(payer, qr, 5000, idempotency_key=k)
+    with pytest.raises(ApplicationError) as exc:
+        create(payer, other_qr, 5000, idempotency_key=k)
+    assert code(exc) == "idempotency_key_reused"
+
+
 def test_paid_report_pays_once_with_fee_and_pending_points(payer, qr, coupon, earn_rate):
     order = create(payer, qr, 12_000, coupon_id=coupon.pk, points=3000)
     order, outcome = services.order_apply_trade(trade=paid_report(order), source="gateway")
