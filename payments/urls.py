@@ -7,8 +7,11 @@ from .views import customer, merchant
 
 app_name = "payments"
 urlpatterns = [
+    # Before pay/<token>/, which would take "orders" for a token.
+    path("pay/orders/", customer.my_payments, name="my_payments"),
     path("pay/<str:token>/", customer.pay, name="pay"),
     path("pay/orders/<str:out_trade_no>/", customer.receipt, name="receipt"),
+    path("pay/orders/<str:out_trade_no>/refund/", customer.refund_voucher, name="refund_voucher"),
     path("pay/vouchers/<int:template_id>/", customer.buy_voucher, name="buy_voucher"),
     path("merchant/payments/", merchant.takings, name="merchant_takings"),
     path("merchant/payments/live/", merchant.takings_live, name="merchant_takings_live"),

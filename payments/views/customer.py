@@ -204,3 +204,40 @@ def buy_voucher(request: HttpRequest, template_id: int):
         "channel": request.POST.get("channel") or settings.ALLIANCE_PAYMENT_CHANNELS[0][0],
         "key": request.POST.get("key") or uuid.uuid4().hex,
     }, status=status)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def my_payments(request: HttpRequest):
+    """The signed-in customer's payments and vouchers bought, newest first."""
+    from django.contrib.auth.views import redirect_to_login
+    from django.core.paginator import Paginator
+
+    if not roles.is_customer(request.user):
+        return redirect_to_login(request.get_full_path(), reverse("accounts:login"))
+    orders = selectors.orders_visible_to(request.user).order_by("-created_at", "-pk")
+    page = Paginator(orders, 20).get_page(request.GET.get("page"))
+    return render(request, "payments/customer/my_payments.html", {"page": page})
+
+
+@require_http_methods(["POST"])
+def refund_voucher(request: HttpRequest, out_trade_no: str):
+    """The buyer refunds an unused voucher (when the voucher allows it), in full."""
+    from django.contrib import messages
+    from django.utils.translation import gettext as _
+
+    try:
+        order = selectors.order_for_payer(request, out_trade_no)
+        if order.kind != PaymentOrder.Kind.VOUCHER or not roles.is_customer(request.user):
+            raise OrderNotFound()
+        services.refund_request(
+            actor=request.user, out_trade_no=order.out_trade_no, amount_fen=order.amount_fen,
+            idempotency_key=f"buyer-refund-{order.pk}", reason=_("Refund asked by the buyer"),
+        )
+        messages.success(request, _("Refund requested. The money goes back to how you paid."))
+    except OrderNotFound:
+        return render(request, "payments/customer/qr_refused.html",
+                      {"message": OrderNotFound.message}, status=404)
+    except ApplicationError as exc:
+        messages.error(request, str(exc.message))
+    return redirect("payments:receipt", out_trade_no=out_trade_no)

@@ -161,3 +161,26 @@ def test_buying_through_the_pages(client, payer, voucher):
     anonymous = client.__class__().get(reverse("payments:buy_voucher", args=[voucher.pk]))
     assert anonymous.status_code == 302 and "login" in anonymous["Location"]
     assert timezone.now() < order.expires_at
+
+
+def test_the_buyer_refunds_from_the_receipt_and_sees_only_their_payments(client, payer, voucher):
+    order = paid_voucher(payer, voucher)
+    receipt = reverse("payments:receipt", args=[order.out_trade_no])
+    client.force_login(payer)
+    assert 'id="voucher-refund"' in client.get(receipt).content.decode()
+    mine = client.get(reverse("payments:my_payments")).content.decode()
+    assert order.out_trade_no in mine
+
+    stranger = UserFactory(role="customer")
+    client.force_login(stranger)
+    assert order.out_trade_no not in client.get(reverse("payments:my_payments")).content.decode()
+    answer = client.post(reverse("payments:refund_voucher", args=[order.out_trade_no]))
+    assert answer.status_code == 404
+    assert not Refund.objects.exists()
+
+    client.force_login(payer)
+    client.post(reverse("payments:refund_voucher", args=[order.out_trade_no]))
+    client.post(reverse("payments:refund_voucher", args=[order.out_trade_no]))  # twice: once
+    refund = Refund.objects.get()
+    assert refund.amount_fen == 8000 and refund.requested_by == payer
+    assert 'id="voucher-refund"' not in client.get(receipt).content.decode()
