@@ -101,3 +101,14 @@ def recent_payments(*, merchant_id: int, after_id: int = 0, limit: int = 20) -> 
         Q(status__in=PaymentOrder.PAID_STATES), merchant_id=merchant_id, pk__gt=after_id
     ).select_related("store")
     return list(qs.order_by("-paid_at", "-pk")[:limit])
+
+
+def totals(orders: QuerySet[PaymentOrder]) -> dict:
+    """Count and money of a set of payments (paid ones only for the money)."""
+    paid = orders.filter(status__in=PaymentOrder.PAID_STATES).aggregate(
+        n=Count("pk"), fen=Sum("amount_fen"), gross=Sum("gross_fen"),
+        discount=Sum("coupon_discount_fen"), points=Sum("points_fen"), refunded=Sum("refunded_fen"),
+    )
+    return {"orders": orders.count(), "paid": paid["n"] or 0, "amount_fen": paid["fen"] or 0,
+            "gross_fen": paid["gross"] or 0, "discount_fen": paid["discount"] or 0,
+            "points_fen": paid["points"] or 0, "refunded_fen": paid["refunded"] or 0}

@@ -3,7 +3,7 @@ refunds and QR posters."""
 
 from django.urls import path
 
-from .views import customer, merchant
+from .views import console, customer, merchant
 
 app_name = "payments"
 urlpatterns = [
@@ -13,6 +13,8 @@ urlpatterns = [
     path("pay/orders/<str:out_trade_no>/", customer.receipt, name="receipt"),
     path("pay/orders/<str:out_trade_no>/refund/", customer.refund_voucher, name="refund_voucher"),
     path("pay/vouchers/<int:template_id>/", customer.buy_voucher, name="buy_voucher"),
+    path("console/payments/", console.payments, name="console_payments"),
+    path("console/payments/<str:out_trade_no>/", console.payment, name="console_payment"),
     path("merchant/payments/", merchant.takings, name="merchant_takings"),
     path("merchant/payments/live/", merchant.takings_live, name="merchant_takings_live"),
     path("merchant/payments/qr/", merchant.qr_codes, name="merchant_qr"),
