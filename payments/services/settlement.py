@@ -26,14 +26,15 @@ A batch settles one Asia/Shanghai day for every merchant, the day after. For eac
   is positive, else 0.
 
 Points and the monthly points clearing (``points.services.clearing``): this settlement pays the
-merchant where points were *spent* their full value, day by day, advanced by the bank. The
-monthly clearing answers the other question, who *funded* those points: the bank (its own
-issuance) or a merchant (merchant-funded extras). Its statement's ``spent_here_fen`` is the
-part of what this settlement already paid that others funded: it must not be paid again. What
-the clearing leaves to collect is each funder merchant's side: its lines as funder
-(``funded_elsewhere_fen`` plus the lines where it funded points spent at itself, which its
-statement nets to zero because, there, nobody had paid it for them). Between the two nothing
-is counted twice: spent-at is paid here once, funding is charged there once.
+merchant where points were *spent* their full value, day by day, advanced by the bank, whoever
+funded them. The monthly clearing answers the other question, who *funded* those points, and
+pays nobody: bank-funded points are the bank's cost; a merchant that funded points (its
+merchant-funded extras) is charged their value when they are spent, anywhere, its own shops
+included (its statement's ``net_fen``, owed to the bank). The statement's
+``spent_here_paid_fen`` is only information: the ledger's value of the points spent at the
+merchant in the month, which this settlement pays (by the day an order was paid, not the
+moment its points were spent). Between the two nothing is counted twice: spent-at is paid here
+once, funding is charged there once.
 
 Late payments (``late_payment``: paid after we had closed the order) are settled like any
 paid order; their automatic full refund nets the cash and the fee to zero. Their coupon and

@@ -1,4 +1,6 @@
-"""Monthly clearing between merchants and the bank for points spent where others funded them."""
+"""Monthly points clearing: what each merchant owes the bank for the points it funded that
+customers spent (the funder charge). The merchant where points were spent is paid for them in
+the daily settlement (``payments.services.settlement``), never here."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -42,24 +44,34 @@ class ClearingLine(Immutable):
 
 
 class ClearingStatement(Immutable):
-    """Per merchant for one run: what it is owed for points spent at it that others funded,
-    what it owes for points it funded that were spent elsewhere, and the net (+ owed to it)."""
+    """Per merchant for one run, from its lines (all values net of refunds of spends):
+
+    - ``funded_fen``: the points this merchant funded that were spent in the month, anywhere
+      (at other merchants, at its own shops, on coupons from the bank): the funder charge;
+    - ``spent_here_paid_fen``: the points spent at this merchant, whoever funded them: for
+      information only, the daily settlement has already paid it their value;
+    - ``net_fen``: what the merchant owes the bank; negative when refunds of spends made in
+      earlier months give it back more than it funded this month. The funder charge is its
+      only item, so it equals ``funded_fen``.
+    """
 
     run = models.ForeignKey(ClearingRun, on_delete=models.PROTECT, related_name="statements")
     merchant_id = models.BigIntegerField(_("merchant"))
-    spent_here_fen = models.BigIntegerField(_("points spent here, funded by others (fen)"))
-    funded_elsewhere_fen = models.BigIntegerField(_("points funded here, spent elsewhere (fen)"))
-    net_fen = models.BigIntegerField(_("net owed to the merchant (fen)"))
+    funded_fen = models.BigIntegerField(_("points it funded, spent anywhere (fen)"))
+    spent_here_paid_fen = models.BigIntegerField(
+        _("points spent here, already paid in daily settlement (fen)")
+    )
+    net_fen = models.BigIntegerField(_("owed to the bank (fen)"))
 
     class Meta:
         ordering = ["merchant_id"]
         constraints = [
             models.UniqueConstraint(fields=["run", "merchant_id"], name="clearingstatement_once"),
             models.CheckConstraint(
-                condition=models.Q(net_fen=models.F("spent_here_fen") - models.F("funded_elsewhere_fen")),
-                name="clearingstatement_net",
+                condition=models.Q(net_fen=models.F("funded_fen")),
+                name="clearingstatement_net_is_funder_charge",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.run} merchant {self.merchant_id}: {self.net_fen}"
+        return f"{self.run} merchant {self.merchant_id}: owes {self.net_fen}"

@@ -1,5 +1,14 @@
-"""Monthly clearing: who owes whom, in fen, for points spent at one merchant and funded by
-another (or by the bank)."""
+"""Monthly points clearing: the funder charge.
+
+A customer's points are funded either by the bank (its own issuance) or by a merchant
+(merchant-funded extras: lots whose funder is a ``MERCHANT_FUNDED`` account). The merchant where
+points are *spent* is paid their full value, whoever funded them, by the daily settlement
+(``payments.services.settlement``, the bank advances it); the clearing never pays it again.
+What the month settles is the *funding* side: a merchant owes the bank the value of the points
+it funded that were spent in the month, wherever they were spent (at another merchant, at its
+own shops, on a coupon exchanged with the bank), net of refunds of those spends. Bank-funded
+points are the bank's cost and charge nobody.
+"""
 
 from __future__ import annotations
 
@@ -72,13 +81,17 @@ def _nulls_last(item) -> tuple:
 def points_clearing_run(*, period: date, now: datetime | None = None) -> ClearingRun:
     """Clear one calendar month (``period`` = its first day, points time zone).
 
-    Writes per (spent-at, funder) pair a ``ClearingLine`` and per merchant a
-    ``ClearingStatement``: ``spent_here_fen`` (points spent at it that others funded; it is
-    owed this), ``funded_elsewhere_fen`` (points it funded that were spent at others; it owes
-    this) and ``net_fen``. Points a merchant funded and that were spent at the same merchant
-    cancel out and only appear as a line. The bank pays the rest: the nets sum to what the
-    bank owes. Refuses a month that has not ended. Re-running returns the same run; if the
-    ledger of that month changed since, refuses ``points_clearing_changed``.
+    Writes per (spent-at, funder) pair a ``ClearingLine``, the evidence, and per merchant in
+    those lines a ``ClearingStatement`` (in fen, net of refunds of spends):
+
+    - ``funded_fen``: its lines as funder, wherever the points were spent, itself included;
+    - ``spent_here_paid_fen``: its lines as spent-at, information only: daily settlement paid it;
+    - ``net_fen``: what it owes the bank, = ``funded_fen``; negative when refunds of earlier
+      months' spends of its points outweigh this month's spends (the bank owes it back).
+
+    Bank-funded lines charge nobody: the nets sum to the merchant-funded lines. Refuses a month
+    that has not ended. Re-running returns the same run; if the ledger of that month changed
+    since, refuses ``points_clearing_changed``. Atomic (durable).
     """
     now = now or timezone.now()
     if period.day != 1:
@@ -103,18 +116,16 @@ def points_clearing_run(*, period: date, now: datetime | None = None) -> Clearin
         ClearingLine(run=run, spent_at_merchant_id=s, funder_merchant_id=f, points=p, amount_fen=fen)
         for s, f, p, fen in lines
     )
-    owed: dict[int, int] = defaultdict(int)
-    owes: dict[int, int] = defaultdict(int)
+    funded: dict[int, int] = defaultdict(int)
+    spent_here: dict[int, int] = defaultdict(int)
     for spent_at, funder, _points, fen in lines:
-        if spent_at == funder:
-            continue
-        if spent_at is not None:
-            owed[spent_at] += fen
         if funder is not None:
-            owes[funder] += fen
+            funded[funder] += fen
+        if spent_at is not None:
+            spent_here[spent_at] += fen
     ClearingStatement.objects.bulk_create(
-        ClearingStatement(run=run, merchant_id=m, spent_here_fen=owed[m],
-                          funded_elsewhere_fen=owes[m], net_fen=owed[m] - owes[m])
-        for m in sorted(set(owed) | set(owes))
+        ClearingStatement(run=run, merchant_id=m, funded_fen=funded[m],
+                          spent_here_paid_fen=spent_here[m], net_fen=funded[m])
+        for m in sorted(set(funded) | set(spent_here))
     )
     return run
