@@ -135,7 +135,10 @@ def test_a_hundred_duplicate_notifications_over_http_at_once_pay_once(
     assert Delivery.objects.filter(pk__in=ids, status="delivered").count() == 100
     outcomes = list(GatewayNotification.objects.filter(order=order)
                     .values_list("outcome", flat=True))
-    assert sorted(outcomes) == ["applied"] + ["duplicate"] * 99
+    # One applied -- or none, when the poll job (a worker of the session may be running)
+    # asked the channel first and found it paid: then every copy is a duplicate.
+    assert len(outcomes) == 100 and set(outcomes) <= {"applied", "duplicate"}
+    assert outcomes.count("applied") <= 1
     assert OrderEvent.objects.filter(order=order, to_status="paid").count() == 1
     assert JournalEntry.objects.filter(kind="earn", reference_id=order.pk).count() == 1
     assert Verification.objects.filter(coupon=coupon, undone_at__isnull=True).count() == 1

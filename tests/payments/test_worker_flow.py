@@ -10,7 +10,7 @@ import time
 import pytest
 
 from payments import services
-from payments.models import GatewayNotification, PaymentOrder, Refund
+from payments.models import GatewayNotification, OrderEvent, PaymentOrder, Refund
 from sandbox_gateway import services as sandbox
 
 from .conftest import key
@@ -57,8 +57,10 @@ def test_duplicated_notifications_over_http_pay_once(over_http, payer, qr, earn_
         return GatewayNotification.objects.filter(out_trade_no=order.out_trade_no).count() == 5
 
     wait_for(all_five_received)
-    outcomes = sorted(GatewayNotification.objects.values_list("outcome", flat=True))
-    assert outcomes == ["applied"] + ["duplicate"] * 4
+    outcomes = list(GatewayNotification.objects.values_list("outcome", flat=True))
+    # One applied, unless the poll job found the payment first (then all five are duplicates).
+    assert set(outcomes) <= {"applied", "duplicate"} and outcomes.count("applied") <= 1
+    assert OrderEvent.objects.filter(order=order, to_status="paid").count() == 1
     order.refresh_from_db()
     assert order.status == "paid" and order.points_earned == 88
 
