@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench-grid bench-ledger bench-grab bench-offers messages check-deploy clean
+.PHONY: run test lint bench-grid bench-ledger bench-grab bench-pay bench-offers messages check-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-grid: $(VENV)/.dev
 
 bench-grab: $(VENV)/.dev
 	$(BIN)/python bench/grab_bench.py
+
+bench-pay: $(VENV)/.dev
+	$(BIN)/python bench/pay_bench.py
 
 bench-offers: $(VENV)/.dev
 	$(BIN)/python bench/offers_bench.py

@@ -35,15 +35,9 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
-import multiprocessing as mp
 import os
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -51,7 +45,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from _benchdb import ensure_database, pct, setup_django  # noqa: E402
+from _benchdb import (  # noqa: E402
+    bench_world,
+    customers_with_tokens,
+    pct,
+)
+from _http import (  # noqa: E402
+    BASE_HEADERS,
+    LoadGenerator,
+    Server,
+    health_jobs,
+    start,
+    timed_phase,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/alliance_bench_grab"
 BRANCH_CODE = "BG001"
@@ -65,55 +71,10 @@ TARGET_P99_MS = 300.0
 OUT_OF_STOCK = "coupon_out_of_stock"
 
 
-# --- Database and Django ------------------------------------------------------------------------
 # --- The world, through the services -----------------------------------------------------------
 def world():
     """(branch officer, merchant owner): made on the first run through the services, reused."""
-    from accounts.models import User
-    from branches.models import Branch
-    from merchants.models import Merchant, MerchantStaff
-    from tests.factories import BranchFactory, UserFactory
-    from tests.merchants.factories import approved_merchant
-
-    # The factories number phones from 0 in every process: start them past any bench row.
-    UserFactory.reset_sequence(50_000_000 + User.objects.count())
-    branch = Branch.objects.filter(code=BRANCH_CODE).first() or BranchFactory(
-        code=BRANCH_CODE, name="Bench West Lake", lat=30.2590, lng=120.1640
-    )
-    officer = User.objects.filter(username=OFFICER).first() or UserFactory(
-        role="branch_officer", username=OFFICER, branch=branch
-    )
-    merchant = Merchant.objects.filter(business_name=MERCHANT_NAME, status="active").first()
-    if merchant is None:
-        merchant = approved_merchant(reviewer=officer, business_name=MERCHANT_NAME)
-        print(f"  made merchant {merchant.code} (application -> approval by {OFFICER})")
-    owner = MerchantStaff.objects.get(merchant=merchant, role="owner").user
-    return officer, owner
-
-
-def customers_with_tokens(n: int) -> list[tuple[int, str]]:
-    """(user id, token key) of n bench customers, bulk-created when missing."""
-    from rest_framework.authtoken.models import Token
-
-    from accounts.models import User
-
-    phones = [f"+86{PHONE_BASE + i}" for i in range(n)]
-    have = set(User.objects.filter(phone__in=phones).values_list("phone", flat=True))
-    missing = [User(phone=p, role="customer", password="!") for p in phones if p not in have]
-    if missing:
-        User.objects.bulk_create(missing, batch_size=2000)
-        print(f"  bulk-created {len(missing):,} customers")
-    users = dict(User.objects.filter(phone__in=phones).values_list("pk", "phone"))
-    with_token = set(Token.objects.filter(user_id__in=users).values_list("user_id", flat=True))
-    new_tokens = [
-        Token(key=Token.generate_key(), user_id=pk) for pk in users if pk not in with_token
-    ]
-    if new_tokens:
-        Token.objects.bulk_create(new_tokens, batch_size=2000)
-        print(f"  bulk-created {len(new_tokens):,} DRF tokens")
-    order = {p: i for i, p in enumerate(phones)}
-    tokens = dict(Token.objects.filter(user_id__in=users).values_list("user_id", "key"))
-    return sorted(((pk, tokens[pk]) for pk in users), key=lambda t: order[users[t[0]]])
+    return bench_world(branch_code=BRANCH_CODE, officer_username=OFFICER, merchant_name=MERCHANT_NAME)
 
 
 def fresh_template(owner, officer, *, title: str, stock: int):
@@ -156,242 +117,6 @@ def check_flash_sale(template_id: int, winners_by_http: set[int]) -> list[str]:
     return failures
 
 
-# --- The server ----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_env(url: str) -> dict:
-    """Production settings with bench values. The field-encryption key must be the one the
-    setup wrote the merchant's settlement fields with (the claim reads the merchant row)."""
-    from django.conf import settings
-
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="alliance.settings.production",
-        DJANGO_SECRET_KEY="bench-grab-" + uuid.uuid4().hex + "-not-a-real-secret-but-long-enough",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=url,
-        DJANGO_CELERY_BROKER_URL="redis://127.0.0.1:6379/15",  # never used by these endpoints
-        DJANGO_SMS_BACKEND="accounts.sms.ConsoleBackend",
-        DJANGO_FIELD_ENCRYPTION_KEY=settings.ALLIANCE_FIELD_ENCRYPTION_KEY,
-    )
-    return env
-
-
-class Server:
-    def __init__(self, url: str, worker_class: str, workers: int, threads: int):
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
-            "w+", prefix=f"grab-gunicorn-{worker_class}-", suffix=".log", delete=False
-        )
-        cmd = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "alliance.wsgi:application",
-            "--config",
-            str(ROOT / "gunicorn.conf.py"),  # production's; the options below override it
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            worker_class,
-            "--backlog",
-            "2048",
-            "--timeout",
-            "60",
-        ]
-        if worker_class == "gthread":
-            cmd += ["--threads", str(threads)]
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=server_env(url), stdout=self.log, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                self.log.seek(0)
-                sys.exit("gunicorn did not start:\n" + self.log.read()[-3000:])
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/api/health/", headers={"X-Forwarded-Proto": "https"})
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    break
-                conn.close()
-            except OSError:
-                pass
-            time.sleep(0.2)
-
-    def pids(self) -> list[int]:
-        kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        try:
-            return [self.proc.pid, *map(int, kids.read_text().split())]
-        except OSError:
-            return [self.proc.pid]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
-# --- CPU accounting (from /proc) ------------------------------------------------------------------
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
-    return total
-
-
-def postgres_cpu(dbname: str) -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend connected to the bench database."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
-            if f" {dbname} " not in (entry / "cmdline").read_text().replace("\0", " "):
-                continue
-        except OSError:
-            continue
-        found[int(entry.name)] = cpu_seconds([int(entry.name)])
-    return found
-
-
-def machine_busy() -> float:
-    """Seconds of CPU the whole machine has spent (all cores), from /proc/stat."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    idle = int(fields[3]) + int(fields[4])
-    return (sum(int(f) for f in fields[:8]) - idle) / _TICK
-
-
-# --- The load generator (other processes) --------------------------------------------------------
-def _client_thread(port: int, jobs, go: threading.Event, results: list) -> None:
-    """One client: its own keep-alive connection; re-connects when the server closes it (sync
-    workers close after every response) and retries a failed send with the same headers (the
-    same Idempotency-Key: a retried claim gets the same coupon)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    go.wait()
-    for method, path, headers, customer in jobs:
-        retries = 0
-        start = time.monotonic()
-        while True:
-            try:
-                conn.request(method, path, headers=headers)
-                response = conn.getresponse()
-                body = response.read()
-                status = response.status
-                if response.will_close:
-                    conn.close()
-                break
-            except (http.client.HTTPException, OSError):
-                conn.close()
-                retries += 1
-                if retries > 3:
-                    status, body = -1, b""
-                    break
-        end = time.monotonic()
-        code = ""
-        if 400 <= status < 500:
-            try:
-                code = json.loads(body).get("code", "")
-            except ValueError:
-                code = "?"
-        results.append((customer, status, code, start, end, retries))
-    conn.close()
-
-
-def _client_process(port: int, commands, out) -> None:
-    while True:
-        command = commands.get()
-        if command[0] == "stop":
-            return
-        _, per_thread = command
-        go = threading.Event()
-        results: list = []
-        threads = [
-            threading.Thread(target=_client_thread, args=(port, jobs, go, results), daemon=True)
-            for jobs in per_thread
-        ]
-        for t in threads:
-            t.start()
-        out.put(("ready", None))
-        commands.get()  # ("go",)
-        go.set()
-        for t in threads:
-            t.join()
-        out.put(("done", results))
-
-
-class LoadGenerator:
-    def __init__(self, port: int, processes: int, threads: int):
-        ctx = mp.get_context("spawn")
-        self.threads = threads
-        self.out = ctx.Queue()
-        self.commands = [ctx.Queue() for _ in range(processes)]
-        self.procs = [
-            ctx.Process(target=_client_process, args=(port, q, self.out), daemon=True)
-            for q in self.commands
-        ]
-        for p in self.procs:
-            p.start()
-
-    @property
-    def clients(self) -> int:
-        return len(self.procs) * self.threads
-
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
-
-    def run(self, jobs: list) -> list:
-        """Spread the jobs round-robin over the clients, start them together, return
-        (customer, status, code, start, end, retries) per request."""
-        slots = [[] for _ in range(self.clients)]
-        for i, job in enumerate(jobs):
-            slots[i % self.clients].append(job)
-        for k, q in enumerate(self.commands):
-            q.put(("run", slots[k * self.threads : (k + 1) * self.threads]))
-        for _ in self.procs:
-            assert self.out.get()[0] == "ready"
-        for q in self.commands:
-            q.put(("go",))
-        results = []
-        for _ in self.procs:
-            kind, rows = self.out.get()
-            results += rows
-        return results
-
-    def stop(self) -> None:
-        for q in self.commands:
-            q.put(("stop",))
-        for p in self.procs:
-            p.join(timeout=10)
-
-
-BASE_HEADERS = {"X-Forwarded-Proto": "https", "Accept": "application/json"}
-
-
-def health_jobs(n: int) -> list:
-    return [("GET", "/api/health/", dict(BASE_HEADERS), 0) for _ in range(n)]
-
-
 def claim_jobs(template_id: int, customers: list[tuple[int, str]]) -> list:
     path = f"/api/coupons/templates/{template_id}/claim/"
     return [
@@ -403,68 +128,6 @@ def claim_jobs(template_id: int, customers: list[tuple[int, str]]) -> list:
         )
         for pk, key in customers
     ]
-
-
-# --- Figures -------------------------------------------------------------------------------------
-class Phase:
-    def __init__(self, name: str, rows: list, cpu: dict):
-        self.name = name
-        self.rows = rows
-        self.cpu = cpu
-        self.wall = max(r[4] for r in rows) - min(r[3] for r in rows)
-        self.rate = len(rows) / self.wall
-        self.retries = sum(r[5] for r in rows)
-
-    def ms(self, pred=lambda r: True) -> list[float]:
-        return [(r[4] - r[3]) * 1000 for r in self.rows if pred(r)]
-
-    def line(self, label: str, pred=lambda r: True, rate: float | None = None) -> str:
-        lat = self.ms(pred)
-        rate_s = f"{rate:8,.0f}/s" if rate is not None else " " * 10
-        return (
-            f"  {label:<32} {len(lat):>6,}  {rate_s}  p50 {pct(lat, 50):7.1f} ms  "
-            f"p99 {pct(lat, 99):7.1f} ms  max {max(lat, default=float('nan')):7.1f} ms"
-        )
-
-    def cpu_line(self) -> str:
-        c, n = self.cpu, len(self.rows)
-        return (
-            f"    cpu over {self.wall:.2f} s wall: server {c['server']:.1f} s "
-            f"({c['server'] / n * 1000:.1f} ms/request), postgres {c['postgres']:.1f} s "
-            f"({c['postgres'] / n * 1000:.1f} ms/request), load generator {c['clients']:.1f} s; "
-            f"whole machine {c['machine'] / c['capacity']:.0%} busy"
-        )
-
-
-def timed_phase(name: str, gen: LoadGenerator, server: Server, jobs: list) -> Phase:
-    from django.db import connection
-
-    dbname = connection.settings_dict["NAME"]
-    pg_before = postgres_cpu(dbname)
-    before = (
-        cpu_seconds(server.pids()),
-        0.0,
-        cpu_seconds(gen.pids()),
-        machine_busy(),
-        time.monotonic(),
-    )
-    rows = gen.run(jobs)
-    pg_after = postgres_cpu(dbname)
-    after = (
-        cpu_seconds(server.pids()),
-        sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items()),
-        cpu_seconds(gen.pids()),
-        machine_busy(),
-        time.monotonic(),
-    )
-    cpu = {
-        "server": after[0] - before[0],
-        "postgres": after[1] - before[1],
-        "clients": after[2] - before[2],
-        "machine": after[3] - before[3],
-        "capacity": (after[4] - before[4]) * (os.cpu_count() or 1),
-    }
-    return Phase(name, rows, cpu)
 
 
 def mark(ok: bool) -> str:
@@ -613,23 +276,15 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    ensure_database(url)
-    connection = setup_django(url, bench="grab_bench")
+    url, _connection = start(
+        "grab_bench", DEFAULT_DATABASE_URL, sharing="the server, PostgreSQL and the load generator"
+    )
     from django.core.management import call_command
 
-    with connection.cursor() as cur:
-        server_version = cur.execute("SHOW server_version").fetchone()[0]
-        max_conn = cur.execute("SHOW max_connections").fetchone()[0]
-    print(
-        f"grab_bench on PostgreSQL {server_version} (max_connections {max_conn}), "
-        f"{os.cpu_count()} CPUs, load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
-    )
-    print("  the server, PostgreSQL and the load generator share these CPUs")
     t0 = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
     officer, owner = world()
-    customers = customers_with_tokens(args.customers)
+    customers = customers_with_tokens(args.customers, phone_base=PHONE_BASE)
     print(f"  setup in {time.perf_counter() - t0:.1f} s: {len(customers):,} customers with tokens")
     if not wait_for_endpoint(args.wait):
         sys.exit("POST /api/coupons/templates/<id>/claim/ does not exist (yet): nothing to time")
