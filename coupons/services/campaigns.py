@@ -109,6 +109,14 @@ def budget_reserve(*, campaign_id: int, coupon: Coupon, amount_fen: int) -> None
     )
 
 
+def reservation_move(coupon: Coupon, kind: str) -> None:
+    """Release, spend or unspend what the coupon's claim reserved of its campaign's budget
+    (nothing for a coupon no campaign funds). In the caller's transaction."""
+    if coupon.template.campaign_id and coupon.reserved_fen:
+        budget_move(campaign_id=coupon.template.campaign_id, coupon=coupon, kind=kind,
+                    amount_fen=coupon.reserved_fen)
+
+
 def budget_move(*, campaign_id: int, coupon: Coupon, kind: str, amount_fen: int) -> None:
     """Release, spend or unspend a coupon's reservation (never refused: the amount was
     reserved by the claim; the constraints make a bug fail loudly instead of overspending)."""

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..errors import CouponAlreadyUsed, CouponExpired, CouponNotFound, CouponNotUsable, InvalidInput
+from ..errors import CouponAlreadyUsed, CouponNotFound, InvalidInput
 from ..models import CampaignEntry, Coupon, CouponEvent, CouponTemplate, Verification
-from .campaigns import budget_move
-from .verifying import REASONS, unusable_reason
+from .campaigns import reservation_move
+from .verifying import mark_verified, refuse_unusable
 
 Status = Coupon.Status
 Kind = CouponTemplate.Kind
@@ -88,40 +87,16 @@ def coupon_use_for_payment(
     done = Verification.objects.filter(merchant_id=merchant_id, idempotency_key=key).first()
     if done is not None:
         return done, discount_fen(coupon.template, amount_fen)
-    reason = unusable_reason(coupon, now=now, store_id=store_id)
-    if reason == "used":
-        raise CouponAlreadyUsed()
-    if reason == "expired":
-        raise CouponExpired()
-    if reason is not None:
-        raise CouponNotUsable(REASONS[reason], extra={"reason": reason})
+    refuse_unusable(coupon, now=now, store_id=store_id)
     off = discount_fen(coupon.template, amount_fen)
     if off <= 0:
         raise InvalidInput(
             {"coupon_id": _("This coupon does not apply to this amount (minimum spend not met).")}
         )
-    if Coupon.objects.filter(pk=coupon.pk, status=Status.ISSUED).update(
-        status=Status.VERIFIED, closed_at=now
-    ) != 1:
-        raise CouponAlreadyUsed()
-    try:
-        with transaction.atomic():
-            verification = Verification.objects.create(
-                coupon=coupon,
-                merchant_id=merchant_id,
-                store_id=store_id,
-                verified_by_id=customer_id,
-                idempotency_key=key,
-            )
-    except IntegrityError:
-        raise CouponAlreadyUsed() from None
-    if coupon.template.campaign_id and coupon.reserved_fen:
-        budget_move(
-            campaign_id=coupon.template.campaign_id,
-            coupon=coupon,
-            kind=CampaignEntry.Kind.SPEND,
-            amount_fen=coupon.reserved_fen,
-        )
+    verification = mark_verified(
+        coupon, merchant_id=merchant_id, store_id=store_id, verified_by_id=customer_id,
+        idempotency_key=key, now=now,
+    )
     CouponEvent.objects.create(
         coupon=coupon,
         actor_id=customer_id,
@@ -158,13 +133,7 @@ def coupon_release_from_payment(
         status=Status.ISSUED, closed_at=None
     ) != 1:
         raise AssertionError(f"coupon {coupon.pk} held by a payment was not verified")
-    if coupon.template.campaign_id and coupon.reserved_fen:
-        budget_move(
-            campaign_id=coupon.template.campaign_id,
-            coupon=coupon,
-            kind=CampaignEntry.Kind.UNSPEND,
-            amount_fen=coupon.reserved_fen,
-        )
+    reservation_move(coupon, CampaignEntry.Kind.UNSPEND)
     CouponEvent.objects.create(
         coupon=coupon,
         actor_id=None,

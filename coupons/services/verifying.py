@@ -45,7 +45,7 @@ from ..errors import (
 )
 from ..models import CampaignEntry, Coupon, Verification
 from ._common import local, membership_of, record_event
-from .campaigns import budget_move
+from .campaigns import reservation_move
 from .offline import offline_key_of_coupon
 from .tokens import (
     code_from_token,
@@ -278,6 +278,18 @@ def coupon_verify(
         if done.coupon_id != coupon.pk:
             raise InvalidInput({"idempotency_key": _("This key was used for another coupon.")})
         return done
+    refuse_unusable(coupon, now=now, store_id=store_id)
+    _check_offline_code_unused(coupon, shown)
+    verification = mark_verified(
+        coupon, merchant_id=membership.merchant_id, store_id=store_id, verified_by_id=actor.pk,
+        idempotency_key=key, now=now, offline_step=shown.offline_step,
+    )
+    record_event(coupon=coupon, actor=actor, from_status=Status.ISSUED, to_status=Status.VERIFIED)
+    return verification
+
+
+def refuse_unusable(coupon: Coupon, *, now: datetime, store_id: int | None) -> None:
+    """Raise the refusal for a coupon that cannot be used here and now (see ``REASONS``)."""
     reason = unusable_reason(coupon, now=now, store_id=store_id)
     if reason == "used":
         raise CouponAlreadyUsed()
@@ -285,7 +297,16 @@ def coupon_verify(
         raise CouponExpired()
     if reason is not None:
         raise CouponNotUsable(REASONS[reason], extra={"reason": reason})
-    _check_offline_code_unused(coupon, shown)
+
+
+def mark_verified(
+    coupon: Coupon, *, merchant_id: int, store_id: int | None, verified_by_id: int,
+    idempotency_key: str, now: datetime, offline_step: int | None = None,
+) -> Verification:
+    """issued -> verified with one conditional update, the ``Verification`` row (unique per
+    merchant and key, one live per coupon: a concurrent use fails here) and the campaign's
+    reservation turned into spending. For a coupon row the caller has locked, in its
+    transaction; the caller writes the history event."""
     updated = Coupon.objects.filter(pk=coupon.pk, status=Status.ISSUED).update(
         status=Status.VERIFIED, closed_at=now
     )
@@ -295,23 +316,16 @@ def coupon_verify(
         with transaction.atomic():
             verification = Verification.objects.create(
                 coupon=coupon,
-                merchant_id=membership.merchant_id,
+                merchant_id=merchant_id,
                 store_id=store_id,
-                verified_by=actor,
-                idempotency_key=key,
-                offline_step=shown.offline_step,
+                verified_by_id=verified_by_id,
+                idempotency_key=idempotency_key,
+                offline_step=offline_step,
             )
     except IntegrityError:
         raise CouponAlreadyUsed() from None
     coupon.status = Status.VERIFIED
-    if coupon.template.campaign_id and coupon.reserved_fen:
-        budget_move(
-            campaign_id=coupon.template.campaign_id,
-            coupon=coupon,
-            kind=CampaignEntry.Kind.SPEND,
-            amount_fen=coupon.reserved_fen,
-        )
-    record_event(coupon=coupon, actor=actor, from_status=Status.ISSUED, to_status=Status.VERIFIED)
+    reservation_move(coupon, CampaignEntry.Kind.SPEND)
     return verification
 
 
@@ -353,13 +367,7 @@ def verification_undo(
         undone_at=now, undone_by=actor, undo_reason=reason[:200]
     )
     verification.refresh_from_db()
-    if coupon.template.campaign_id and coupon.reserved_fen:
-        budget_move(
-            campaign_id=coupon.template.campaign_id,
-            coupon=coupon,
-            kind=CampaignEntry.Kind.UNSPEND,
-            amount_fen=coupon.reserved_fen,
-        )
+    reservation_move(coupon, CampaignEntry.Kind.UNSPEND)
     record_event(
         coupon=coupon,
         actor=actor,
@@ -391,13 +399,7 @@ def coupon_void(*, actor: User, coupon_id: int, reason: str) -> Coupon:
     )
     if updated != 1:
         raise InvalidTransition(extra={"status": coupon.status})
-    if coupon.template.campaign_id and coupon.reserved_fen:
-        budget_move(
-            campaign_id=coupon.template.campaign_id,
-            coupon=coupon,
-            kind=CampaignEntry.Kind.RELEASE,
-            amount_fen=coupon.reserved_fen,
-        )
+    reservation_move(coupon, CampaignEntry.Kind.RELEASE)
     record_event(
         coupon=coupon,
         actor=actor,
