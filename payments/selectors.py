@@ -14,7 +14,7 @@ from accounts.access import second_factor_ok
 from merchants.models import MerchantStaff
 
 from .errors import OrderNotFound
-from .models import PaymentOrder, Refund
+from .models import OrderEvent, PaymentOrder, Refund
 
 
 def orders_visible_to(user) -> QuerySet[PaymentOrder]:
@@ -94,13 +94,33 @@ def takings(*, merchant_id: int, since: datetime, until: datetime | None = None)
     }
 
 
-def recent_payments(*, merchant_id: int, after_id: int = 0, limit: int = 20) -> list[PaymentOrder]:
-    """The merchant's latest paid payments (newest first), or only those after ``after_id``
-    (what the live list has not shown yet)."""
+def recent_payments(*, merchant_id: int, limit: int = 20) -> list[PaymentOrder]:
+    """The merchant's latest paid payments, newest first."""
     qs = PaymentOrder.objects.filter(
-        Q(status__in=PaymentOrder.PAID_STATES), merchant_id=merchant_id, pk__gt=after_id
+        Q(status__in=PaymentOrder.PAID_STATES), merchant_id=merchant_id
     ).select_related("store")
     return list(qs.order_by("-paid_at", "-pk")[:limit])
+
+
+def last_paid_mark(*, merchant_id: int) -> int:
+    """Where the live list stands: the newest "became paid" event of the merchant's
+    payments (events are append-only, so their ids order the moments we learnt of each
+    payment, whatever time the channel put on it)."""
+    return (
+        OrderEvent.objects.filter(order__merchant_id=merchant_id, to_status=PaymentOrder.Status.PAID)
+        .order_by("-pk").values_list("pk", flat=True).first()
+    ) or 0
+
+
+def paid_since(*, merchant_id: int, mark: int, limit: int = 50) -> tuple[list[PaymentOrder], int]:
+    """The merchant's payments that became paid after ``mark`` (see ``last_paid_mark``),
+    oldest first, and the new mark: a payment created earlier but paid later is not missed."""
+    events = list(
+        OrderEvent.objects.filter(
+            order__merchant_id=merchant_id, to_status=PaymentOrder.Status.PAID, pk__gt=mark
+        ).select_related("order", "order__store").order_by("pk")[:limit]
+    )
+    return [e.order for e in events], (events[-1].pk if events else mark)
 
 
 def totals(orders: QuerySet[PaymentOrder]) -> dict:

@@ -60,13 +60,12 @@ def _pay_url(request, token: str) -> str:
 def takings(request):
     membership = _membership(request)
     merchant_id = membership.merchant_id
-    recent = selectors.recent_payments(merchant_id=merchant_id)
     return render(request, "payments/merchant/takings.html", {
         "membership": membership,
         "merchant": membership.merchant,
         "today": selectors.takings(merchant_id=merchant_id, since=_today_start()),
-        "payments": recent,
-        "last_id": max((p.pk for p in recent), default=0),
+        "payments": selectors.recent_payments(merchant_id=merchant_id),
+        "last_id": selectors.last_paid_mark(merchant_id=merchant_id),
     })
 
 
@@ -81,11 +80,11 @@ def takings_live(request):
         after = int(request.GET.get("after", "0"))
     except ValueError:
         after = 0
-    new = selectors.recent_payments(merchant_id=membership.merchant_id, after_id=after)
+    new, mark = selectors.paid_since(merchant_id=membership.merchant_id, mark=after)
     return render(request, "payments/merchant/takings.html#live", {
         "today": selectors.takings(merchant_id=membership.merchant_id, since=_today_start()),
         "new_payments": new,
-        "last_id": max([after, *(p.pk for p in new)]),
+        "last_id": mark,
     })
 
 

@@ -27,7 +27,8 @@
     if (!template || !rows) return;
     var empty = rows.querySelector("tr.empty");
     if (empty) empty.remove();
-    var fresh = Array.prototype.slice.call(template.content.querySelectorAll("tr")).reverse();
+    // Oldest first, each put on top: the newest ends on top, and they are read out in order.
+    var fresh = Array.prototype.slice.call(template.content.querySelectorAll("tr"));
     fresh.forEach(function (row) {
       rows.insertBefore(document.importNode(row, true), rows.firstChild);
       announce(row.getAttribute("data-amount-fen"));

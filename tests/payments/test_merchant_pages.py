@@ -3,6 +3,8 @@ posters and one-off QRs -- each only for the merchant's own staff, refunds for t
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -27,11 +29,30 @@ def test_takings_show_todays_payments_and_the_live_part_only_new_ones(client, ca
     client.force_login(cashier)
     page = client.get(reverse("payments:merchant_takings")).content.decode()
     assert "¥43.21" in page and paid.out_trade_no in page
-    live = client.get(reverse("payments:merchant_takings_live"), {"after": paid.pk - 1})
+    mark = int(re.search(r'data-last-id="(\d+)"', page).group(1))
+    live = client.get(reverse("payments:merchant_takings_live"), {"after": 0})
     assert f'data-amount-fen="{paid.amount_fen}"' in live.content.decode()
-    none_new = client.get(reverse("payments:merchant_takings_live"), {"after": paid.pk})
+    none_new = client.get(reverse("payments:merchant_takings_live"), {"after": mark})
     assert "data-amount-fen" not in none_new.content.decode()
     assert 'id="today-amount">¥43.21' in none_new.content.decode()
+
+
+def test_a_payment_made_earlier_but_paid_later_still_arrives_live(client, cashier, payer, qr,
+                                                                  paid):
+    earlier = services.order_create(payer=payer, qr_token=qr.token, gross_fen=111,
+                                    channel="wechat", idempotency_key=key())
+    later = services.order_create(payer=payer, qr_token=qr.token, gross_fen=222,
+                                  channel="wechat", idempotency_key=key())
+    client.force_login(cashier)
+    page = client.get(reverse("payments:merchant_takings")).content.decode()
+    mark = int(re.search(r'data-last-id="(\d+)"', page).group(1))
+    services.order_apply_trade(trade=paid_report(later), source="gateway")
+    live = client.get(reverse("payments:merchant_takings_live"), {"after": mark}).content.decode()
+    assert 'data-amount-fen="222"' in live and 'data-amount-fen="111"' not in live
+    mark = int(re.search(r'data-last-id="(\d+)"', live).group(1))
+    services.order_apply_trade(trade=paid_report(earlier), source="gateway")
+    live = client.get(reverse("payments:merchant_takings_live"), {"after": mark}).content.decode()
+    assert 'data-amount-fen="111"' in live and 'data-amount-fen="222"' not in live
 
 
 def test_other_merchants_and_customers_see_nothing(client, other_owner, paid, payer):
