@@ -67,6 +67,8 @@ def quote_for(request, qr: PaymentQR, amount_fen: int | None) -> dict:
                                      now=timezone.now())
         quote["coupons"] = usable
         chosen = params.get("coupon")
+        if params.get("quoted_amount", str(amount_fen)) != str(amount_fen):
+            chosen = None  # a new amount (a form without JavaScript): the best one again
         pick = next((u for u in usable if str(u.coupon.pk) == chosen), None)
         if pick is None and chosen != "":  # first look, or the chosen one no longer applies
             pick = usable[0] if usable else None

@@ -211,3 +211,21 @@ def test_duplicated_notifications_answer_success_and_change_nothing(client, paye
     assert outcomes == ["applied", "duplicate", "duplicate", "duplicate"]
     order.refresh_from_db()
     assert order.status == "paid" and order.points_earned == 50
+
+
+def test_without_javascript_a_new_amount_is_quoted_with_the_best_coupon_again(
+    client, payer, qr, coupon
+):
+    client.force_login(payer)
+    small = client.post(pay_page(client, qr), {"amount": "50", "action": "quote",
+                                                "key": key()}).content.decode()
+    assert 'value="" checked' in small.replace("\n", " ")  # nothing applies to ¥50
+    # The no-coupon choice made at ¥50 does not stick once the amount is ¥120.
+    bigger = client.post(pay_page(client, qr), {"amount": "120", "coupon": "",
+                                                 "quoted_amount": "5000", "action": "quote",
+                                                 "key": key()}).content.decode()
+    assert f'value="{coupon.pk}" checked' in bigger.replace("\n", " ")
+    kept = client.post(pay_page(client, qr), {"amount": "120", "coupon": "",
+                                               "quoted_amount": "12000", "action": "quote",
+                                               "key": key()}).content.decode()
+    assert f'value="{coupon.pk}" checked' not in kept.replace("\n", " ")
