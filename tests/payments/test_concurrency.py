@@ -117,7 +117,7 @@ def test_a_hundred_duplicate_notifications_over_http_at_once_pay_once(
     one coupon verification; every copy is answered success and recorded."""
     from payments.models import GatewayNotification
     from sandbox_gateway import services as sandbox
-    from sandbox_gateway.models import Delivery
+    from sandbox_gateway.models import Delivery, DeliveryAttempt
     from sandbox_gateway.notifications import delivery_attempt
 
     settings.ALLIANCE_PUBLIC_BASE_URL = live_server.url
@@ -132,7 +132,18 @@ def test_a_hundred_duplicate_notifications_over_http_at_once_pay_once(
     assert len(ids) == 100
     results = run_concurrently([lambda i=i: delivery_attempt(delivery_id=i) for i in ids])
     assert results == ["ok"] * 100
-    assert Delivery.objects.filter(pk__in=ids, status="delivered").count() == 100
+    # The live server's listen backlog is small (Django's WSGIServer keeps 10): under 40 connections at
+    # once an attempt can be refused before it reaches us. A channel tries such a copy again,
+    # so does the test, a few times; every copy must end answered with success.
+    for _round in range(5):
+        left = list(Delivery.objects.filter(pk__in=ids).exclude(status="delivered")
+                    .values_list("pk", flat=True))
+        for delivery_id in left:  # due now: the retry schedule's wait is skipped
+            delivery_attempt(delivery_id=delivery_id, now=timezone.now() + timedelta(minutes=1))
+    failed = list(DeliveryAttempt.objects.filter(delivery_id__in=ids)
+                  .exclude(status_code=204).values_list("status_code", "error"))
+    assert Delivery.objects.filter(pk__in=ids, status="delivered").count() == 100, failed
+    assert all(code is None for code, _error in failed), failed  # refused, never answered 4xx/5xx
     outcomes = list(GatewayNotification.objects.filter(order=order)
                     .values_list("outcome", flat=True))
     # One applied -- or none, when the poll job (a worker of the session may be running)
