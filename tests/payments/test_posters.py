@@ -294,7 +294,7 @@ def test_the_setting_chooses_the_font(settings, tmp_path):
     """A TrueType font named in the setting is the one embedded (as /FontFile2)."""
     dejavu = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     if not os.path.exists(dejavu):
-        pytest.skip("DejaVu Sans is not installed")
+        skip_or_fail("DejaVu Sans is not installed (apt-get install fonts-dejavu-core)")
     settings.ALLIANCE_POSTER_FONT = dejavu
     latin = {**POSTER, "merchant_name": "Wang's Noodles", "store_name": "West Lake",
              "channels": ["Bank card", "UnionPay"], "footer": "Merchant Alliance HZ000123"}
